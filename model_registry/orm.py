@@ -1,0 +1,51 @@
+"""SQLAlchemy tables. The Alembic migrations in `migrations/` create exactly these."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class RegisteredModelRow(Base):
+    __tablename__ = "registered_models"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The version counter: incremented in the publishing transaction, so a rolled-back
+    # publish leaves no gap and the row lock serialises concurrent publishers.
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+
+    model_name: Mapped[str] = mapped_column(
+        String(64), ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flavor: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, Any]]
+    signature: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    params: Mapped[dict[str, Any]]
+    lineage: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class AliasRow(Base):
+    __tablename__ = "model_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_name", "version"], ["model_versions.model_name", "model_versions.version"]
+        ),
+    )
+
+    model_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,284 @@
+"""ModelRegistry: publish immutable versions, move aliases, read verified artifacts."""
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from model_registry.artifact_store import ContentStore
+from model_registry.database import create_registry_engine, upgrade_schema
+from model_registry.errors import (
+    AliasNotFoundError,
+    ModelNotFoundError,
+    RegistryError,
+    VersionConflictError,
+    VersionNotFoundError,
+)
+from model_registry.names import check_alias, check_file_name, check_model_name
+from model_registry.orm import AliasRow, ModelVersionRow, RegisteredModelRow
+from model_registry.settings import RegistrySettings
+from model_registry.versions import FileRef, Lineage, ModelVersion, RegisteredModel, Signature
+
+DEFAULT_ALIAS = "production"
+
+T = TypeVar("T")
+
+
+class ModelRegistry:
+    """Metadata in SQL, artifacts in a content-addressed store.
+
+    A version becomes visible in one database transaction, after every file has been
+    stored and verified; until then only unreferenced blobs exist, which no reader sees.
+    """
+
+    def __init__(self, engine: Engine, store: ContentStore) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.store = store
+
+    @classmethod
+    def from_settings(cls, settings: RegistrySettings | None = None) -> "ModelRegistry":
+        """Open (and migrate, when needed) the registry the settings point at."""
+        settings = settings or RegistrySettings()
+        engine = create_registry_engine(settings.resolved_database_url())
+        upgrade_schema(engine)
+        return cls(engine, ContentStore(settings.resolved_artifact_uri()))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ---------------------------------------------------------------- publishing
+
+    def publish(
+        self,
+        name: str,
+        files: Mapping[str, bytes],
+        *,
+        flavor: str,
+        signature: Signature | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        lineage: Lineage | None = None,
+        aliases: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Store `files`, then commit a new version numbered one above the last."""
+        check_model_name(name)
+        aliases = [check_alias(alias) for alias in aliases]
+        if not files:
+            raise RegistryError("a version needs at least one file")
+        refs = {check_file_name(file_name): self.store.put(data) for file_name, data in files.items()}
+        fields = {
+            "flavor": flavor,
+            "files": {key: ref.model_dump() for key, ref in refs.items()},
+            "signature": (signature or Signature()).model_dump(),
+            "metrics": {key: float(value) for key, value in (metrics or {}).items()},
+            "params": dict(params or {}),
+            "lineage": (lineage or Lineage()).model_dump(),
+        }
+
+        def transaction(session: Session) -> int:
+            self._ensure_model_row(session, name)
+            number = session.execute(
+                update(RegisteredModelRow)
+                .where(RegisteredModelRow.name == name)
+                .values(latest_version=RegisteredModelRow.latest_version + 1)
+                .returning(RegisteredModelRow.latest_version)
+            ).scalar_one()
+            _insert_version(session, name, number, fields)
+            for alias in aliases:
+                self._upsert_alias(session, name, alias, number)
+            return number
+
+        number = self._write(transaction)
+        return self.get_version(name, number)
+
+    def restore_version(self, version: ModelVersion, files: Mapping[str, bytes]) -> ModelVersion:
+        """Re-create a version with its original number (bundle import). Idempotent."""
+        check_model_name(version.name)
+        refs = {check_file_name(key): self.store.put(data) for key, data in files.items()}
+        if refs != version.files:
+            raise RegistryError(f"{version.name} v{version.version}: files differ from manifest")
+        fields = version.model_dump(
+            include={"flavor", "signature", "metrics", "params", "lineage"}, mode="json"
+        )
+        fields["files"] = {key: ref.model_dump() for key, ref in refs.items()}
+
+        def transaction(session: Session) -> None:
+            self._ensure_model_row(session, version.name)
+            existing = session.get(ModelVersionRow, (version.name, version.version))
+            if existing is not None:
+                if existing.files != fields["files"]:
+                    raise VersionConflictError(
+                        f"{version.name} v{version.version} already exists with other files"
+                    )
+                return
+            _insert_version(session, version.name, version.version, fields, version.created_at)
+            row = session.get_one(RegisteredModelRow, version.name, with_for_update=True)
+            row.latest_version = max(row.latest_version, version.version)
+
+        self._write(transaction)
+        return self.get_version(version.name, version.version)
+
+    # ---------------------------------------------------------------- aliases
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point `alias` at an existing version of `name`."""
+        check_model_name(name)
+        check_alias(alias)
+
+        def transaction(session: Session) -> None:
+            if session.get(ModelVersionRow, (name, version)) is None:
+                self.get_model(name)  # raises ModelNotFoundError first when apt
+                raise VersionNotFoundError(name, version)
+            self._upsert_alias(session, name, alias, version)
+
+        self._write(transaction)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        def transaction(session: Session) -> None:
+            row = session.get(AliasRow, (name, alias))
+            if row is None:
+                raise AliasNotFoundError(name, alias)
+            session.delete(row)
+
+        self._write(transaction)
+
+    # ---------------------------------------------------------------- reading
+
+    def list_models(self) -> list[RegisteredModel]:
+        with self._sessions() as session:
+            models = session.scalars(select(RegisteredModelRow).order_by(RegisteredModelRow.name))
+            aliases: dict[str, dict[str, int]] = {}
+            for row in session.scalars(select(AliasRow)):
+                aliases.setdefault(row.model_name, {})[row.alias] = row.version
+            return [
+                RegisteredModel(
+                    name=m.name,
+                    latest_version=m.latest_version,
+                    aliases=aliases.get(m.name, {}),
+                    created_at=m.created_at,
+                )
+                for m in models
+                if m.latest_version > 0
+            ]
+
+    def get_model(self, name: str) -> RegisteredModel:
+        for model in self.list_models():
+            if model.name == name:
+                return model
+        raise ModelNotFoundError(name)
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        model = self.get_model(name)
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ModelVersionRow)
+                .where(ModelVersionRow.model_name == name)
+                .order_by(ModelVersionRow.version)
+            )
+            return [_to_version(row, model.aliases) for row in rows]
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        with self._sessions() as session:
+            row = session.get(ModelVersionRow, (name, version))
+            if row is None:
+                self.get_model(name)
+                raise VersionNotFoundError(name, version)
+            aliases = {
+                a.alias: a.version
+                for a in session.scalars(select(AliasRow).where(AliasRow.model_name == name))
+            }
+            return _to_version(row, aliases)
+
+    def resolve(self, name: str, *, version: int | None = None, alias: str | None = None) -> ModelVersion:
+        """The version a request means: pinned number, named alias, or the serving default."""
+        if version is not None:
+            return self.get_version(name, version)
+        model = self.get_model(name)
+        if alias is not None:
+            if alias not in model.aliases:
+                raise AliasNotFoundError(name, alias)
+            return self.get_version(name, model.aliases[alias])
+        return self.get_version(name, serving_version(model))
+
+    def read_files(self, version: ModelVersion, names: Iterable[str] | None = None) -> dict[str, bytes]:
+        """The version's files, each verified against the sha256 recorded at publish time."""
+        wanted = version.files.keys() if names is None else names
+        return {key: self.read_file(version, key) for key in wanted}
+
+    def read_file(self, version: ModelVersion, file_name: str) -> bytes:
+        ref: FileRef | None = version.files.get(file_name)
+        if ref is None:
+            raise RegistryError(f"{version.name} v{version.version} has no file {file_name!r}")
+        return self.store.get(ref)
+
+    # ---------------------------------------------------------------- internals
+
+    def _write(self, transaction: Callable[[Session], T]) -> T:
+        """Run one write transaction, retrying while SQLite reports its write lock busy."""
+        for attempt in range(20):
+            try:
+                with self._sessions.begin() as session:
+                    return transaction(session)
+            except OperationalError as error:
+                if "locked" not in str(error) or attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _ensure_model_row(self, session: Session, name: str) -> None:
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(RegisteredModelRow)
+            .values(name=name, latest_version=0, created_at=_now())
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+
+    def _upsert_alias(self, session: Session, name: str, alias: str, version: int) -> None:
+        row = session.get(AliasRow, (name, alias), with_for_update=True)
+        if row is None:
+            session.add(AliasRow(model_name=name, alias=alias, version=version, updated_at=_now()))
+        else:
+            row.version = version
+            row.updated_at = _now()
+
+
+def serving_version(model: RegisteredModel, alias: str = DEFAULT_ALIAS) -> int:
+    """The version served by default: the alias when set, else the newest version."""
+    return model.aliases.get(alias, model.latest_version)
+
+
+def _insert_version(
+    session: Session,
+    name: str,
+    number: int,
+    fields: Mapping[str, Any],
+    created_at: datetime | None = None,
+) -> None:
+    session.add(ModelVersionRow(model_name=name, version=number, created_at=created_at or _now(), **fields))
+    session.flush()
+
+
+def _to_version(row: ModelVersionRow, aliases: Mapping[str, int]) -> ModelVersion:
+    return ModelVersion(
+        name=row.model_name,
+        version=row.version,
+        flavor=row.flavor,
+        created_at=row.created_at,
+        files={key: FileRef.model_validate(ref) for key, ref in row.files.items()},
+        signature=Signature.model_validate(row.signature),
+        metrics=row.metrics,
+        params=row.params,
+        lineage=Lineage.model_validate(row.lineage),
+        aliases=tuple(sorted(alias for alias, v in aliases.items() if v == row.version)),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

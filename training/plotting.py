@@ -1,0 +1,16 @@
+"""Matplotlib set-up shared by the report plots: headless and consistent."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["new_figure", "plt"]
+
+
+def new_figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, "plt.Axes"]:
+    figure, axes = plt.subplots(figsize=(width, height))
+    axes.grid(alpha=0.3)
+    return figure, axes
