@@ -98,3 +98,45 @@ def load_mnist(run: TrainingRun, path: Path | None = None) -> tuple[np.ndarray, 
     if pixels.shape[1] != 784:
         raise ValueError(f"MNIST rows need 784 pixels, got {pixels.shape[1]}")
     return pixels, labels
+
+
+def load_netflix(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """Netflix titles (8,807 rows): type, title, director, cast, country, dates, duration, genres."""
+    return load_csv(run, "netflix_titles", "netflix/netflix_titles.csv", path)
+
+
+def load_mall_customers(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """Mall customers (200 rows): gender, age, annual income (k$), spending score (1-100)."""
+    return load_csv(run, "mall_customers", "mall_customers/Mall_Customers.csv", path)
+
+
+def load_sms_spam(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """SMS Spam Collection v.1: columns `label` (spam/ham) and `text`, 5,574 messages."""
+    content = read_dataset(run, "sms_spam", "sms_spam/SMSSpamCollection", path)
+    rows = [line.split("\t", 1) for line in content.decode("utf-8").splitlines() if line.strip()]
+    return pd.DataFrame(rows, columns=["label", "text"])
+
+
+def load_loans(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """LendingClub loans 2007-2010 (9,578 rows); target `not.fully.paid`. Lines end in CR."""
+    return load_csv(run, "lending_club", "lending_club/loan_data.csv", path)
+
+
+def load_rt_polarity(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """Rotten Tomatoes sentence polarity: columns `text` and `label` (positive/negative).
+
+    `path` is a folder holding `rt-polarity.pos` and `rt-polarity.neg`. The files are
+    latin-1 and contain NEL bytes, so they are split on `\\n` only.
+    """
+    frames = []
+    for label, suffix in (("positive", "pos"), ("negative", "neg")):
+        file_path = path / f"rt-polarity.{suffix}" if path is not None else None
+        content = read_dataset(run, f"rt_polarity_{suffix}", f"rt_polarity/rt-polarity.{suffix}", file_path)
+        lines = [line.strip() for line in content.decode("latin-1").split("\n") if line.strip()]
+        frames.append(pd.DataFrame({"text": lines, "label": label}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_airbnb_listings(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
+    """Inside Airbnb Seattle listings summary (6,772 rows, 18 columns; `price` as text)."""
+    return load_csv(run, "airbnb_seattle_listings", "airbnb_seattle/listings.csv", path)
