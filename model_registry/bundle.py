@@ -67,8 +67,8 @@ def export_bundle(
     written: set[str] = set()
     with tarfile.open(partial, "w:gz") as tar:
         _add_member(tar, MANIFEST, manifest.model_dump_json(indent=2).encode())
-        for model in bundled:
-            for version in model.versions:
+        for entry in bundled:
+            for version in entry.versions:
                 for ref in version.files.values():
                     if ref.sha256 not in written:
                         _add_member(tar, f"blobs/{ref.sha256}", registry.store.get(ref))
@@ -87,7 +87,9 @@ def import_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
             for file_name, ref in version.files.items():
                 data = blobs(ref.sha256)
                 if sha256_hex(data) != ref.sha256:
-                    raise ArtifactIntegrityError(f"bundle blob {ref.sha256} failed its sha256 check")
+                    raise ArtifactIntegrityError(
+                        f"bundle blob {ref.sha256} failed its sha256 check"
+                    )
                 files[file_name] = data
             registry.restore_version(version, files)
         for alias, number in model.aliases.items():

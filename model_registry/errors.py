@@ -8,7 +8,7 @@ RegistryError
  ├── VersionConflictError      an import would overwrite a different version with the same number
  ├── ArtifactMissingError      metadata names a blob the store does not hold
  ├── ArtifactIntegrityError    a blob's sha256 differs from the one recorded: refused
- └── UnsafeBundleError         a bundle with links, devices, absolute or `..` paths, or unknown members
+ └── UnsafeBundleError         links, devices, absolute or `..` paths, unknown members
 """
 
 

@@ -18,7 +18,8 @@ from model_registry.errors import ArtifactIntegrityError
 
 def dump_npz(arrays: Mapping[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **{key: np.asarray(value) for key, value in arrays.items()})
+    contents: dict[str, Any] = {key: np.asarray(value) for key, value in arrays.items()}
+    np.savez(buffer, allow_pickle=False, **contents)
     return buffer.getvalue()
 
 

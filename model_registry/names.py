@@ -12,7 +12,9 @@ MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # Logical file names inside a version, e.g. "model.skops" or "report/roc.png". They never
 # become filesystem paths (blobs are stored by hash), but they are shown in URLs.
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}){0,3}$")
+FILE_NAME = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}){0,3}$"
+)
 
 
 def check_model_name(name: str) -> str:

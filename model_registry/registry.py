@@ -72,7 +72,9 @@ class ModelRegistry:
         aliases = [check_alias(alias) for alias in aliases]
         if not files:
             raise RegistryError("a version needs at least one file")
-        refs = {check_file_name(file_name): self.store.put(data) for file_name, data in files.items()}
+        refs = {
+            check_file_name(file_name): self.store.put(data) for file_name, data in files.items()
+        }
         fields = {
             "flavor": flavor,
             "files": {key: ref.model_dump() for key, ref in refs.items()},
@@ -157,10 +159,18 @@ class ModelRegistry:
             aliases: dict[str, dict[str, int]] = {}
             for row in session.scalars(select(AliasRow)):
                 aliases.setdefault(row.model_name, {})[row.alias] = row.version
+            numbers: dict[str, list[int]] = {}
+            for model_name, number in session.execute(
+                select(ModelVersionRow.model_name, ModelVersionRow.version).order_by(
+                    ModelVersionRow.version
+                )
+            ):
+                numbers.setdefault(model_name, []).append(number)
             return [
                 RegisteredModel(
                     name=m.name,
                     latest_version=m.latest_version,
+                    versions=tuple(numbers.get(m.name, ())),
                     aliases=aliases.get(m.name, {}),
                     created_at=m.created_at,
                 )
@@ -196,7 +206,9 @@ class ModelRegistry:
             }
             return _to_version(row, aliases)
 
-    def resolve(self, name: str, *, version: int | None = None, alias: str | None = None) -> ModelVersion:
+    def resolve(
+        self, name: str, *, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
         """The version a request means: pinned number, named alias, or the serving default."""
         if version is not None:
             return self.get_version(name, version)
@@ -207,7 +219,9 @@ class ModelRegistry:
             return self.get_version(name, model.aliases[alias])
         return self.get_version(name, serving_version(model))
 
-    def read_files(self, version: ModelVersion, names: Iterable[str] | None = None) -> dict[str, bytes]:
+    def read_files(
+        self, version: ModelVersion, names: Iterable[str] | None = None
+    ) -> dict[str, bytes]:
         """The version's files, each verified against the sha256 recorded at publish time."""
         wanted = version.files.keys() if names is None else names
         return {key: self.read_file(version, key) for key in wanted}
@@ -261,7 +275,9 @@ def _insert_version(
     fields: Mapping[str, Any],
     created_at: datetime | None = None,
 ) -> None:
-    session.add(ModelVersionRow(model_name=name, version=number, created_at=created_at or _now(), **fields))
+    session.add(
+        ModelVersionRow(model_name=name, version=number, created_at=created_at or _now(), **fields)
+    )
     session.flush()
 
 

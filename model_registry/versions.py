@@ -62,5 +62,6 @@ class RegisteredModel(BaseModel):
 
     name: str
     latest_version: int
+    versions: tuple[int, ...]
     aliases: dict[str, int]
     created_at: datetime

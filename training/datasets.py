@@ -14,8 +14,20 @@ import pandas as pd
 from training.run import TrainingRun
 
 BOSTON_FEATURES = (
-    "crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "b", "lstat",
-)  # fmt: skip
+    "crim",
+    "zn",
+    "indus",
+    "chas",
+    "nox",
+    "rm",
+    "age",
+    "dis",
+    "rad",
+    "tax",
+    "ptratio",
+    "b",
+    "lstat",
+)
 
 
 def data_dir() -> Path:
@@ -38,7 +50,9 @@ def read_dataset(run: TrainingRun, name: str, relative: str, path: Path | None =
     return content
 
 
-def load_csv(run: TrainingRun, name: str, relative: str, path: Path | None = None, **read_csv_kwargs: object) -> pd.DataFrame:
+def load_csv(
+    run: TrainingRun, name: str, relative: str, path: Path | None = None, **read_csv_kwargs: object
+) -> pd.DataFrame:
     content = read_dataset(run, name, relative, path)
     return pd.read_csv(io.BytesIO(content), **read_csv_kwargs)  # type: ignore[call-overload, no-any-return]
 
@@ -101,7 +115,7 @@ def load_mnist(run: TrainingRun, path: Path | None = None) -> tuple[np.ndarray, 
 
 
 def load_netflix(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
-    """Netflix titles (8,807 rows): type, title, director, cast, country, dates, duration, genres."""
+    """Netflix titles (8,807 rows): type, title, people, country, dates, duration, genres."""
     return load_csv(run, "netflix_titles", "netflix/netflix_titles.csv", path)
 
 
@@ -131,7 +145,9 @@ def load_rt_polarity(run: TrainingRun, path: Path | None = None) -> pd.DataFrame
     frames = []
     for label, suffix in (("positive", "pos"), ("negative", "neg")):
         file_path = path / f"rt-polarity.{suffix}" if path is not None else None
-        content = read_dataset(run, f"rt_polarity_{suffix}", f"rt_polarity/rt-polarity.{suffix}", file_path)
+        content = read_dataset(
+            run, f"rt_polarity_{suffix}", f"rt_polarity/rt-polarity.{suffix}", file_path
+        )
         lines = [line.strip() for line in content.decode("latin-1").split("\n") if line.strip()]
         frames.append(pd.DataFrame({"text": lines, "label": label}))
     return pd.concat(frames, ignore_index=True)

@@ -40,7 +40,9 @@ class HouseFeatures(Schema):
     nitric_oxides_pp10m: float = Field(gt=0, le=1, description="parts per 10 million")
     rooms_per_dwelling: float = Field(gt=0, le=20)
     built_before_1940_pct: float = Field(ge=0, le=100, description="owner-occupied units")
-    distance_to_employment_centres: float = Field(gt=0, le=20, description="weighted, to five Boston centres")
+    distance_to_employment_centres: float = Field(
+        gt=0, le=20, description="weighted, to five Boston centres"
+    )
     highway_access_index: float = Field(ge=1, le=24, description="accessibility to radial highways")
     property_tax_per_10k_usd: float = Field(gt=0, le=1000, description="full-value tax rate")
     pupil_teacher_ratio: float = Field(gt=0, le=50)
@@ -95,7 +97,9 @@ class BostonSplit:
     cv_folds: int
 
 
-class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, BostonSplit, LinearModel]):
+class HousePrices(
+    ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, BostonSplit, LinearModel]
+):
     name = "house-prices"
     module = 5
     title = "Linear regression of Boston house prices"
@@ -105,11 +109,19 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
     output_schema = HousePrice
     config_schema = HousePricesTrainConfig
     example_input = HouseFeatures(
-        per_capita_crime_rate=0.00632, residential_land_zoned_pct=18.0, industrial_acres_pct=2.31,
-        borders_charles_river=False, nitric_oxides_pp10m=0.538, rooms_per_dwelling=6.575,
-        built_before_1940_pct=65.2, distance_to_employment_centres=4.09, highway_access_index=1,
-        property_tax_per_10k_usd=296, pupil_teacher_ratio=15.3, lower_status_population_pct=4.98,
-    )  # fmt: skip
+        per_capita_crime_rate=0.00632,
+        residential_land_zoned_pct=18.0,
+        industrial_acres_pct=2.31,
+        borders_charles_river=False,
+        nitric_oxides_pp10m=0.538,
+        rooms_per_dwelling=6.575,
+        built_before_1940_pct=65.2,
+        distance_to_employment_centres=4.09,
+        highway_access_index=1,
+        property_tax_per_10k_usd=296,
+        pupil_teacher_ratio=15.3,
+        lower_status_population_pct=4.98,
+    )
     floors = (Floor("test_r2", minimum=0.70),)
     selection_metric = "cv_r2"
 
@@ -123,7 +135,9 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
         )
         return BostonSplit(X_train, X_test, y_train, y_test, names, config.cv_folds)
 
-    def fit(self, config: HousePricesTrainConfig, data: BostonSplit, run: TrainingRun) -> LinearModel:
+    def fit(
+        self, config: HousePricesTrainConfig, data: BostonSplit, run: TrainingRun
+    ) -> LinearModel:
         from sklearn.linear_model import LinearRegression
         from sklearn.preprocessing import StandardScaler
 
@@ -137,7 +151,9 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
             intercept=np.array([regression.intercept_]),
         )
 
-    def evaluate(self, artifact: LinearModel, data: BostonSplit, run: TrainingRun) -> dict[str, float]:
+    def evaluate(
+        self, artifact: LinearModel, data: BostonSplit, run: TrainingRun
+    ) -> dict[str, float]:
         from sklearn.linear_model import LinearRegression
         from sklearn.metrics import mean_absolute_error, r2_score
         from sklearn.model_selection import KFold, cross_val_score
@@ -146,9 +162,12 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
 
         predicted = artifact.predict(data.X_test)
         cv = cross_val_score(
-            make_pipeline(StandardScaler(), LinearRegression()), data.X_train, data.y_train,
-            cv=KFold(data.cv_folds, shuffle=True, random_state=0), scoring="r2",
-        )  # fmt: skip
+            make_pipeline(StandardScaler(), LinearRegression()),
+            data.X_train,
+            data.y_train,
+            cv=KFold(data.cv_folds, shuffle=True, random_state=0),
+            scoring="r2",
+        )
         metrics = {
             "test_r2": float(r2_score(data.y_test, predicted)),
             "test_mae_k_usd": float(mean_absolute_error(data.y_test, predicted)),
@@ -158,13 +177,16 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
         }
         coefficients = sorted(
             zip(artifact.feature_names.tolist(), artifact.coef.tolist(), strict=True),
-            key=lambda item: abs(item[1]), reverse=True,
-        )  # fmt: skip
+            key=lambda item: abs(item[1]),
+            reverse=True,
+        )
         run.add_table(
             "coefficients",
-            {"intercept_k_usd": float(artifact.intercept[0]),
-             "per_standard_deviation_k_usd": dict(coefficients)},
-        )  # fmt: skip
+            {
+                "intercept_k_usd": float(artifact.intercept[0]),
+                "per_standard_deviation_k_usd": dict(coefficients),
+            },
+        )
         self._plot(coefficients, data.y_test, predicted, run)
         top = coefficients[0]
         run.note(
@@ -174,7 +196,13 @@ class HousePrices(ModelSpec[HouseFeatures, HousePrice, HousePricesTrainConfig, B
         )
         return metrics
 
-    def _plot(self, coefficients: list[tuple[str, float]], actual: np.ndarray, predicted: np.ndarray, run: TrainingRun) -> None:
+    def _plot(
+        self,
+        coefficients: list[tuple[str, float]],
+        actual: np.ndarray,
+        predicted: np.ndarray,
+        run: TrainingRun,
+    ) -> None:
         figure, axes = new_figure(6.4, 5)
         names = [name for name, _ in coefficients][::-1]
         values = [value for _, value in coefficients][::-1]

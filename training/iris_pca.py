@@ -85,7 +85,10 @@ class IrisPca(ModelSpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
     example_input = IrisMeasurements(
         sepal_length_cm=5.1, sepal_width_cm=3.5, petal_length_cm=1.4, petal_width_cm=0.2
     )
-    floors = (Floor("explained_variance_2d", minimum=0.95), Floor("max_abs_diff_vs_sklearn", maximum=1e-6))
+    floors = (
+        Floor("explained_variance_2d", minimum=0.95),
+        Floor("max_abs_diff_vs_sklearn", maximum=1e-6),
+    )
 
     def load_data(self, config: IrisPcaTrainConfig, run: TrainingRun) -> IrisSplit:
         from sklearn.model_selection import train_test_split
@@ -119,7 +122,9 @@ class IrisPca(ModelSpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
             {
                 "features": list(IrisMeasurements.model_fields),
                 "loadings": artifact.components.round(6).tolist(),
-                "explained_variance_ratio_train": artifact.explained_variance_ratio.round(6).tolist(),
+                "explained_variance_ratio_train": artifact.explained_variance_ratio.round(
+                    6
+                ).tolist(),
             },
         )
         run.note(
@@ -135,10 +140,19 @@ class IrisPca(ModelSpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
     def _plot(self, artifact: Pca, data: IrisSplit, run: TrainingRun) -> None:
         figure, axes = new_figure()
         for code, species in enumerate(data.species):
-            for X, y, marker in ((data.X_train, data.y_train, "o"), (data.X_test, data.y_test, "x")):
+            for X, y, marker in (
+                (data.X_train, data.y_train, "o"),
+                (data.X_test, data.y_test, "x"),
+            ):
                 points = artifact.transform(X[y == code])
-                axes.scatter(points[:, 0], points[:, 1], marker=marker, alpha=0.75,
-                             color=f"C{code}", label=f"{species} ({'train' if marker == 'o' else 'test'})")  # fmt: skip
+                axes.scatter(
+                    points[:, 0],
+                    points[:, 1],
+                    marker=marker,
+                    alpha=0.75,
+                    color=f"C{code}",
+                    label=f"{species} ({'train' if marker == 'o' else 'test'})",
+                )
         axes.set(xlabel="PC1", ylabel="PC2", title="Iris on its first two principal axes")
         axes.legend(fontsize=7)
         run.add_plot("pca_scatter", figure)
@@ -157,6 +171,9 @@ class IrisPca(ModelSpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
 
     def predict(self, artifact: Pca, batch: Sequence[IrisMeasurements]) -> list[IrisProjection]:
         X = np.array(
-            [[m.sepal_length_cm, m.sepal_width_cm, m.petal_length_cm, m.petal_width_cm] for m in batch]
+            [
+                [m.sepal_length_cm, m.sepal_width_cm, m.petal_length_cm, m.petal_width_cm]
+                for m in batch
+            ]
         )
         return [IrisProjection(components=row[:2].tolist()) for row in artifact.transform(X)]

@@ -18,8 +18,15 @@ from training.spec import AnySpec, ModelSpec, Profile, TrainConfig
 
 REPORT_PREFIX = "report/"
 TRACKED_LIBRARIES = (
-    "numpy", "pandas", "scipy", "scikit-learn", "skops", "xgboost-cpu", "mlxtend", "pydantic",
-)  # fmt: skip
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "skops",
+    "xgboost-cpu",
+    "mlxtend",
+    "pydantic",
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def signature_of(spec: AnySpec) -> Signature:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002  some libraries still read the global generator
+    np.random.seed(seed)
 
 
 def git_revision() -> str | None:
@@ -135,8 +142,11 @@ def git_revision() -> str | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return f"{head}-dirty" if dirty else head

@@ -12,21 +12,41 @@ import pandas as pd
 FeatureSet = Literal["basic", "engineered"]
 
 KAGGLE_COLUMNS = {
-    "Pclass": "pclass", "Name": "name", "Sex": "sex", "Age": "age", "SibSp": "sibsp",
-    "Parch": "parch", "Ticket": "ticket", "Fare": "fare", "Cabin": "cabin", "Embarked": "embarked",
-}  # fmt: skip
+    "Pclass": "pclass",
+    "Name": "name",
+    "Sex": "sex",
+    "Age": "age",
+    "SibSp": "sibsp",
+    "Parch": "parch",
+    "Ticket": "ticket",
+    "Fare": "fare",
+    "Cabin": "cabin",
+    "Embarked": "embarked",
+}
 NUMERIC = {
     "basic": ["pclass", "age", "sibsp", "parch", "fare"],
-    "engineered": ["pclass", "age", "age_missing", "family_size", "is_alone", "log_fare_per_person"],
+    "engineered": [
+        "pclass",
+        "age",
+        "age_missing",
+        "family_size",
+        "is_alone",
+        "log_fare_per_person",
+    ],
 }
 CATEGORICAL = {
     "basic": ["sex", "embarked"],
     "engineered": ["sex", "embarked", "title", "age_band", "deck"],
 }
 _TITLES = {
-    "Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss",
+    "Mr": "Mr",
+    "Mrs": "Mrs",
+    "Mme": "Mrs",
+    "Miss": "Miss",
+    "Mlle": "Miss",
+    "Ms": "Miss",
     "Master": "Master",
-}  # fmt: skip
+}
 _AGE_BANDS = [0, 12, 18, 35, 60, np.inf]
 _AGE_LABELS = ["child", "teen", "young_adult", "adult", "senior"]
 
@@ -50,7 +70,9 @@ def features(frame: pd.DataFrame, feature_set: FeatureSet) -> pd.DataFrame:
     out["is_alone"] = (family_size == 1).astype(float)
     out["log_fare_per_person"] = np.log1p(frame["fare"] / family_size)
     out["title"] = frame["name"].fillna("").map(title_of)
-    out["age_band"] = pd.cut(frame["age"], _AGE_BANDS, labels=_AGE_LABELS, right=False).astype(object)
+    out["age_band"] = pd.cut(frame["age"], _AGE_BANDS, labels=_AGE_LABELS, right=False).astype(
+        object
+    )
     out["age_band"] = out["age_band"].where(frame["age"].notna(), "unknown")
     out["deck"] = frame["cabin"].fillna("U").astype(str).str[0].where(frame["cabin"].notna(), "U")
     return out[NUMERIC["engineered"] + CATEGORICAL["engineered"]]

@@ -25,7 +25,9 @@ class Passenger(Schema):
     """A passenger in Kaggle's columns (snake case); missing where Kaggle has gaps."""
 
     pclass: Literal[1, 2, 3] = Field(description="ticket class: 1 = first, 3 = third")
-    name: str = Field(min_length=1, max_length=200, description="as on the manifest: 'Surname, Title. Given'")
+    name: str = Field(
+        min_length=1, max_length=200, description="as on the manifest: 'Surname, Title. Given'"
+    )
     sex: Literal["male", "female"]
     age: float | None = Field(None, ge=0, le=120, description="years; fractional under one")
     sibsp: int = Field(0, ge=0, le=20, description="siblings and spouses aboard")
@@ -44,7 +46,9 @@ class SurvivalPrediction(Schema):
 
 
 class TitanicTrainConfig(TrainConfig):
-    feature_set: FeatureSet = Field("basic", description="basic (module 8) or engineered (module 13)")
+    feature_set: FeatureSet = Field(
+        "basic", description="basic (module 8) or engineered (module 13)"
+    )
     n_estimators: int = Field(500, ge=1, description="trees in the forest")
     max_depth: int | None = Field(7, ge=1, description="limits each tree; None grows them fully")
     min_samples_leaf: int = Field(2, ge=1)
@@ -74,14 +78,18 @@ def _pipeline(feature_set: FeatureSet, estimator: Any) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    categorical = Pipeline([
-        ("impute", SimpleImputer(strategy="most_frequent")),
-        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-    ])  # fmt: skip
-    preprocess = ColumnTransformer([
-        ("numeric", SimpleImputer(strategy="median"), NUMERIC[feature_set]),
-        ("categorical", categorical, CATEGORICAL[feature_set]),
-    ])  # fmt: skip
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="median"), NUMERIC[feature_set]),
+            ("categorical", categorical, CATEGORICAL[feature_set]),
+        ]
+    )
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
@@ -89,12 +97,17 @@ def _forest(config: TitanicTrainConfig) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(
-        n_estimators=config.n_estimators, max_depth=config.max_depth,
-        min_samples_leaf=config.min_samples_leaf, random_state=config.random_state, n_jobs=1,
-    )  # fmt: skip
+        n_estimators=config.n_estimators,
+        max_depth=config.max_depth,
+        min_samples_leaf=config.min_samples_leaf,
+        random_state=config.random_state,
+        n_jobs=1,
+    )
 
 
-class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfig, TitanicSplit, SurvivalModel]):
+class TitanicSurvival(
+    ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfig, TitanicSplit, SurvivalModel]
+):
     name = "titanic-survival"
     module = 8
     title = "Titanic survival: decision tree vs random forest, then feature engineering"
@@ -104,9 +117,17 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
     output_schema = SurvivalPrediction
     config_schema = TitanicTrainConfig
     example_input = Passenger(
-        pclass=3, name="Braund, Mr. Owen Harris", sex="male", age=22, sibsp=1, parch=0,
-        ticket="A/5 21171", fare=7.25, cabin=None, embarked="S",
-    )  # fmt: skip
+        pclass=3,
+        name="Braund, Mr. Owen Harris",
+        sex="male",
+        age=22,
+        sibsp=1,
+        parch=0,
+        ticket="A/5 21171",
+        fare=7.25,
+        cabin=None,
+        embarked="S",
+    )
     floors = (Floor("cv_accuracy", minimum=0.80),)
     selection_metric = "cv_accuracy"
 
@@ -127,12 +148,16 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
         )
         return TitanicSplit(train, test, y_train, y_test, config)
 
-    def fit(self, config: TitanicTrainConfig, data: TitanicSplit, run: TrainingRun) -> SurvivalModel:
+    def fit(
+        self, config: TitanicTrainConfig, data: TitanicSplit, run: TrainingRun
+    ) -> SurvivalModel:
         pipeline = _pipeline(config.feature_set, _forest(config))
         pipeline.fit(features(data.train, config.feature_set), data.y_train)
         return SurvivalModel(pipeline, config.feature_set)
 
-    def evaluate(self, artifact: SurvivalModel, data: TitanicSplit, run: TrainingRun) -> dict[str, float]:
+    def evaluate(
+        self, artifact: SurvivalModel, data: TitanicSplit, run: TrainingRun
+    ) -> dict[str, float]:
         from sklearn.base import clone
         from sklearn.model_selection import StratifiedKFold, cross_val_score
         from sklearn.tree import DecisionTreeClassifier
@@ -142,13 +167,19 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
         X_test = features(data.test, config.feature_set)
         folds = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.random_state)
         forest = artifact.pipeline
-        tree = _pipeline(config.feature_set, DecisionTreeClassifier(
-            max_depth=config.tree_max_depth, random_state=config.random_state))  # fmt: skip
+        tree = _pipeline(
+            config.feature_set,
+            DecisionTreeClassifier(
+                max_depth=config.tree_max_depth, random_state=config.random_state
+            ),
+        )
         tree.fit(X_train, data.y_train)
 
         scores: dict[str, dict[str, float]] = {}
         for label, pipeline in (("random_forest", forest), ("decision_tree", tree)):
-            cv = cross_val_score(clone(pipeline), X_train, data.y_train, cv=folds, scoring="accuracy")
+            cv = cross_val_score(
+                clone(pipeline), X_train, data.y_train, cv=folds, scoring="accuracy"
+            )
             scores[label] = {
                 "train_accuracy": float(pipeline.score(X_train, data.y_train)),
                 "test_accuracy": float(pipeline.score(X_test, data.y_test)),
@@ -157,11 +188,12 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
             }
         run.add_table("tree_vs_forest", scores)
         self._plot(forest, tree, scores, config, run)
+        forest_cv, tree_cv = (scores[m]["cv_accuracy"] for m in ("random_forest", "decision_tree"))
         gap = {k: v["train_accuracy"] - v["test_accuracy"] for k, v in scores.items()}
         run.note(
-            f"Features: {config.feature_set}. The forest reaches {scores['random_forest']['cv_accuracy']:.3f} "
-            f"CV accuracy against the tree's {scores['decision_tree']['cv_accuracy']:.3f}; "
-            f"train-test gaps: forest {gap['random_forest']:+.3f}, tree {gap['decision_tree']:+.3f}."
+            f"Features: {config.feature_set}. The forest reaches {forest_cv:.3f} CV accuracy "
+            f"against the tree's {tree_cv:.3f}; train-test gaps: "
+            f"forest {gap['random_forest']:+.3f}, tree {gap['decision_tree']:+.3f}."
         )
         forest_scores = scores["random_forest"]
         return {
@@ -171,10 +203,19 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
             "tree_cv_accuracy": scores["decision_tree"]["cv_accuracy"],
         }
 
-    def _plot(self, forest: Any, tree: Any, scores: dict[str, dict[str, float]], config: TitanicTrainConfig, run: TrainingRun) -> None:
+    def _plot(
+        self,
+        forest: Any,
+        tree: Any,
+        scores: dict[str, dict[str, float]],
+        config: TitanicTrainConfig,
+        run: TrainingRun,
+    ) -> None:
         from sklearn.tree import plot_tree
 
-        names = [n.split("__", 1)[1] for n in forest.named_steps["preprocess"].get_feature_names_out()]
+        names = [
+            n.split("__", 1)[1] for n in forest.named_steps["preprocess"].get_feature_names_out()
+        ]
         importances = forest.named_steps["model"].feature_importances_
         order = np.argsort(importances)
         figure, axes = new_figure(6.4, 0.28 * len(names) + 1.5)
@@ -183,8 +224,15 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
         run.add_plot("feature_importances", figure)
 
         figure = plt.figure(figsize=(18, 8))
-        plot_tree(tree.named_steps["model"], feature_names=names, class_names=["died", "survived"],
-                  filled=True, rounded=True, fontsize=7, ax=figure.gca())  # fmt: skip
+        plot_tree(
+            tree.named_steps["model"],
+            feature_names=names,
+            class_names=["died", "survived"],
+            filled=True,
+            rounded=True,
+            fontsize=7,
+            ax=figure.gca(),
+        )
         figure.suptitle(f"Decision tree (depth {config.tree_max_depth})")
         run.add_plot("decision_tree", figure)
 
@@ -192,7 +240,12 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
         labels = ["train_accuracy", "cv_accuracy", "test_accuracy"]
         width = 0.38
         for offset, model in ((-width / 2, "decision_tree"), (width / 2, "random_forest")):
-            axes.bar(np.arange(3) + offset, [scores[model][k] for k in labels], width, label=model.replace("_", " "))
+            axes.bar(
+                np.arange(3) + offset,
+                [scores[model][k] for k in labels],
+                width,
+                label=model.replace("_", " "),
+            )
         axes.set_xticks(np.arange(3), ["train", "cross-validated", "held-out test"])
         axes.set(ylim=(0.6, 1.0), ylabel="accuracy", title="Decision tree vs random forest")
         axes.legend()
@@ -204,7 +257,11 @@ class TitanicSurvival(ModelSpec[Passenger, SurvivalPrediction, TitanicTrainConfi
     def load(self, files: Mapping[str, bytes]) -> SurvivalModel:
         return SurvivalModel(load_estimator(files), load_meta(files)["feature_set"])
 
-    def predict(self, artifact: SurvivalModel, batch: Sequence[Passenger]) -> list[SurvivalPrediction]:
+    def predict(
+        self, artifact: SurvivalModel, batch: Sequence[Passenger]
+    ) -> list[SurvivalPrediction]:
         frame = pd.DataFrame([p.model_dump() for p in batch]).astype({"age": float, "fare": float})
         probabilities = artifact.pipeline.predict_proba(features(frame, artifact.feature_set))[:, 1]
-        return [SurvivalPrediction(survived=bool(p >= 0.5), probability=float(p)) for p in probabilities]
+        return [
+            SurvivalPrediction(survived=bool(p >= 0.5), probability=float(p)) for p in probabilities
+        ]

@@ -1,0 +1,95 @@
+"""create_app: assembly only. Long-lived objects are built in `lifespan` from settings."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from model_registry import ModelRegistry
+from service.errors import install_error_handlers
+from service.logging import configure_logging
+from service.metrics import ServiceMetrics
+from service.middleware import RequestMiddleware
+from service.routes import health, models
+from service.routes.predict import build_predict_router
+from service.runtime import LoadedModels
+from service.settings import ServiceSettings, get_settings
+from training import CATALOG, AnySpec
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Every model of the practitioner's ML roadmap, trained on real data, versioned in a
+registry and served behind typed endpoints. Each predict route below has its model's
+own request and response schema; `?version=N` or `?alias=NAME` pins a version.
+"""
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    catalog: Sequence[AnySpec] = CATALOG,
+    registry: ModelRegistry | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json_lines=settings.log_json, level=settings.log_level)
+    metrics = ServiceMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = registry is None
+        app.state.registry = registry or await run_in_threadpool(
+            ModelRegistry.from_settings, settings
+        )
+        app.state.models = LoadedModels(
+            app.state.registry,
+            catalog,
+            default_alias=settings.default_alias,
+            pinned_cache_size=settings.pinned_cache_size,
+            on_swap=lambda name, version: metrics.serving_version.labels(name).set(version),
+        )
+        await run_in_threadpool(app.state.models.refresh)
+        poller = asyncio.create_task(_poll_aliases(app.state.models, settings.alias_poll_s))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if owned:
+                app.state.registry.close()
+
+    app = FastAPI(
+        title="Practica",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.catalog = {spec.name: spec for spec in catalog}
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(build_predict_router(catalog))
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+async def _poll_aliases(models: LoadedModels, interval_s: float) -> None:
+    """Pick up alias moves made elsewhere (CLI, another replica) without a restart."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run_in_threadpool(models.refresh)
+        except Exception:
+            logger.exception("alias poll failed; serving the versions already loaded")
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"

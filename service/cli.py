@@ -1,0 +1,228 @@
+"""The `practica` command: train, serve, inspect and move models."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from model_registry import ModelRegistry, RegistryError, export_bundle, import_bundle
+from service.settings import ServiceSettings
+from training import CATALOG, AnySpec, Profile, get_spec, train_and_publish
+
+app = typer.Typer(
+    help="Practica: train the roadmap's models, version them, serve them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+
+HostOption = Annotated[str, typer.Option(help="interface to listen on")]
+PortOption = Annotated[int, typer.Option(help="TCP port")]
+
+
+def _registry() -> ModelRegistry:
+    return ModelRegistry.from_settings(ServiceSettings())
+
+
+def _train(
+    specs: list[AnySpec], registry: ModelRegistry, profile: Profile, data: Path | None
+) -> None:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[model]:<20}"),
+        TextColumn("{task.description:<30}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task("all models", total=len(specs), model="")
+        for spec in specs:
+            stages = len(spec.stages(profile))
+            task = progress.add_task("starting", total=stages * 4, model=spec.name)
+
+            def on_step(message: str, task_id: TaskID = task) -> None:
+                progress.update(task_id, description=message, advance=1)
+
+            outcomes = train_and_publish(
+                spec, registry, profile=profile, data_path=data, on_step=on_step
+            )
+            progress.update(task, description="done", completed=stages * 4)
+            progress.advance(overall)
+            for outcome in outcomes:
+                v = outcome.version
+                shown = ", ".join(f"{k}={val:.4g}" for k, val in list(v.metrics.items())[:4])
+                badge = (
+                    "[green]production[/]"
+                    if outcome.promoted
+                    else "[yellow]kept previous production[/]"
+                )
+                progress.console.print(f"  {v.name} v{v.version} {badge}  {shown}")
+
+
+@app.command()
+def train(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="models to train (see `practica models list`)")
+    ] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="train every catalog model")] = False,
+    profile: Annotated[
+        str, typer.Option(help="full (quality floors) or smoke (seconds, for tests)")
+    ] = "full",
+    data: Annotated[
+        Path | None, typer.Option(help="your own copy of the dataset (one model only)")
+    ] = None,
+) -> None:
+    """Train models on their bundled datasets and publish a new version of each."""
+    if profile not in ("full", "smoke"):
+        raise typer.BadParameter("use full or smoke", param_hint="--profile")
+    if all_models == bool(names):
+        raise typer.BadParameter("name models to train, or pass --all (not both)")
+    try:
+        specs = list(CATALOG) if all_models else [get_spec(name) for name in names or []]
+    except KeyError as error:
+        raise typer.BadParameter(str(error.args[0])) from None
+    if data is not None and len(specs) != 1:
+        raise typer.BadParameter("--data applies to one model at a time", param_hint="--data")
+    registry = _registry()
+    try:
+        _train(specs, registry, profile, data)  # type: ignore[arg-type]
+    finally:
+        registry.close()
+
+
+@app.command()
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve every registered model over HTTP (settings from PRACTICA_* variables)."""
+    import uvicorn
+
+    console.print(f"Serving on http://{host}:{port}  (docs at /docs)")
+    # uvloop enables TCP_NODELAY on its transports, which avoids 40 ms Nagle stalls.
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+    )
+
+
+@app.command()
+def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Train every model missing from the registry (full profile), then serve."""
+    registry = _registry()
+    try:
+        present = {m.name for m in registry.list_models()}
+        missing = [spec for spec in CATALOG if spec.name not in present]
+        if missing:
+            console.print(f"Training {len(missing)} model(s) missing from the registry...")
+            _train(missing, registry, "full", None)
+        else:
+            console.print("Every catalog model is registered.")
+    finally:
+        registry.close()
+    serve(host=host, port=port, workers=1)
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """Every catalog model with its versions and aliases."""
+    registry = _registry()
+    registered = {m.name: m for m in registry.list_models()}
+    table = Table("model", "module", "kind", "versions", "aliases")
+    for spec in CATALOG:
+        model = registered.get(spec.name)
+        versions = ", ".join(map(str, model.versions)) if model else "[dim]not trained[/]"
+        aliases = ", ".join(f"{a}→v{v}" for a, v in model.aliases.items()) if model else ""
+        table.add_row(spec.name, str(spec.module), spec.kind, versions, aliases)
+    console.print(table)
+
+
+@models_app.command("show")
+def show_model(name: str) -> None:
+    """One model's versions with their metrics and lineage."""
+    registry = _registry()
+    try:
+        versions = registry.list_versions(name)
+    except RegistryError as error:
+        raise typer.BadParameter(str(error)) from None
+    for v in versions:
+        aliases = f" ({', '.join(v.aliases)})" if v.aliases else ""
+        console.rule(f"{v.name} v{v.version}{aliases}")
+        console.print(
+            f"created {v.created_at:%Y-%m-%d %H:%M}  flavor {v.flavor}  "
+            f"git {v.lineage.git_revision}"
+        )
+        console.print(
+            {"metrics": v.metrics, "params": v.params, "datasets": v.lineage.dataset_sha256}
+        )
+
+
+@app.command()
+def alias(
+    name: str,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS")],
+    version: int,
+) -> None:
+    """Point ALIAS of model NAME at VERSION (running servers pick it up on their next poll)."""
+    registry = _registry()
+    try:
+        registry.set_alias(name, alias_name, version)
+    except RegistryError as error:
+        raise typer.BadParameter(str(error)) from None
+    console.print(f"{name}: {alias_name} → v{version}")
+
+
+@app.command("export")
+def export(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="models to export (default: all)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="bundle to write")] = Path("model.tar.gz"),
+    alias_filter: Annotated[
+        list[str] | None, typer.Option("--alias", help="only versions these aliases point at")
+    ] = None,
+) -> None:
+    """Write a self-contained bundle (the model.tar.gz SageMaker unpacks into /opt/ml/model)."""
+    registry = _registry()
+    try:
+        manifest = export_bundle(registry, out, names, aliases=alias_filter)
+    except RegistryError as error:
+        raise typer.BadParameter(str(error)) from None
+    count = sum(len(m.versions) for m in manifest.models)
+    console.print(f"Wrote {out} with {count} version(s) of {len(manifest.models)} model(s).")
+
+
+@app.command("import")
+def import_(
+    bundle: Annotated[Path, typer.Argument(exists=True, help="bundle .tar.gz or unpacked folder")],
+) -> None:
+    """Load a bundle into the registry, keeping its version numbers and aliases."""
+    registry = _registry()
+    try:
+        manifest = import_bundle(registry, bundle)
+    except RegistryError as error:
+        raise typer.BadParameter(str(error)) from None
+    count = sum(len(m.versions) for m in manifest.models)
+    console.print(f"Imported {count} version(s) of {len(manifest.models)} model(s).")

@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.deps import LoadedModelsDep, MetricsDep
+from service.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> Health:
+    """The process is up and answering."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses={503: {"model": Readiness, "description": "still loading"}})
+async def readyz(models: LoadedModelsDep) -> Response:
+    """Ready once the first load from the registry has finished."""
+    serving = models.serving_versions()
+    unavailable = {
+        name: models.failures.get(name, "no registered version")
+        for name in models.specs
+        if name not in serving
+    }
+    body = Readiness(
+        status="ready" if models.is_ready else "loading", serving=serving, unavailable=unavailable
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if models.is_ready else 503)
+
+
+@router.get(
+    "/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}}
+)
+async def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus exposition: requests, latency, errors and serving version per model."""
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

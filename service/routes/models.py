@@ -1,0 +1,188 @@
+"""Model metadata, training reports and alias moves (the generic `{name}` routes)."""
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from model_registry import ModelNotFoundError, ModelRegistry, ModelVersion, RegisteredModel
+from model_registry.flavors import load_json
+from model_registry.names import MODEL_NAME
+from service.deps import CatalogDep, LoadedModelsDep, RegistryDep
+from service.schemas import (
+    AliasResponse,
+    AliasUpdate,
+    ErrorResponse,
+    ModelDetail,
+    ModelList,
+    ModelReport,
+    ModelSummary,
+    PlotLink,
+    VersionDetail,
+)
+from service.security import AdminOnly
+from training import AnySpec, ModelSpec
+from training.runner import REPORT_PREFIX
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+ModelName = Annotated[str, Path(pattern=MODEL_NAME.pattern, description="the model's slug")]
+AliasName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+PlotName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,64}$")]
+VersionQuery = Annotated[int | None, Query(ge=1, description="a version number")]
+AliasQuery = Annotated[
+    str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="an alias")
+]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+_PLOT_FILE = re.compile(rf"^{REPORT_PREFIX}([a-z0-9_]+)\.png$")
+
+
+@router.get("")
+def list_models(catalog: CatalogDep, registry: RegistryDep, models: LoadedModelsDep) -> ModelList:
+    """Every catalog model with its versions, aliases and serving version."""
+    registered = {m.name: m for m in registry.list_models()}
+    serving = models.serving_versions()
+    return ModelList(
+        models=[_summary(spec, registered.get(spec.name), serving) for spec in catalog.values()]
+    )
+
+
+@router.get("/{name}", responses=NOT_FOUND)
+def get_model(
+    name: ModelName, catalog: CatalogDep, registry: RegistryDep, models: LoadedModelsDep
+) -> ModelDetail:
+    """One model: every version with its metrics, signature and lineage."""
+    spec = _spec(catalog, name)
+    registered = _registered(registry, name)
+    versions = registry.list_versions(name) if registered is not None else []
+    return ModelDetail(
+        **_summary(spec, registered, models.serving_versions()).model_dump(),
+        floors={f.metric: _floor_text(f.minimum, f.maximum) for f in spec.floors},
+        version_details=[
+            VersionDetail(
+                version=v.version,
+                created_at=v.created_at,
+                flavor=v.flavor,
+                aliases=list(v.aliases),
+                metrics=v.metrics,
+                params=v.params,
+                signature=v.signature,
+                lineage=v.lineage,
+            )
+            for v in versions
+        ],
+    )
+
+
+@router.get("/{name}/report", responses=NOT_FOUND)
+def get_report(
+    name: ModelName,
+    catalog: CatalogDep,
+    registry: RegistryDep,
+    version: VersionQuery = None,
+    alias: AliasQuery = None,
+) -> ModelReport:
+    """A version's training report: held-out metrics, tables, findings and plot links."""
+    record = _resolve(catalog, registry, name, version, alias)
+    report = load_json(registry.read_file(record, f"{REPORT_PREFIX}report.json"))
+    plots = sorted(m.group(1) for f in record.files if (m := _PLOT_FILE.fullmatch(f)))
+    return ModelReport(
+        model=name,
+        version=record.version,
+        metrics=record.metrics,
+        tables=report["tables"],
+        notes=report["notes"],
+        plots=[
+            PlotLink(name=p, url=f"/v1/models/{name}/report/plots/{p}?version={record.version}")
+            for p in plots
+        ],
+    )
+
+
+@router.get(
+    "/{name}/report/plots/{plot}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **NOT_FOUND},
+)
+def get_plot(
+    name: ModelName,
+    plot: PlotName,
+    catalog: CatalogDep,
+    registry: RegistryDep,
+    version: VersionQuery = None,
+    alias: AliasQuery = None,
+) -> Response:
+    """One report plot as PNG (immutable per version, so cacheable)."""
+    record = _resolve(catalog, registry, name, version, alias)
+    file_name = f"{REPORT_PREFIX}{plot}.png"
+    if file_name not in record.files:
+        raise HTTPException(404, f"{name} v{record.version} has no plot {plot!r}")
+    png = registry.read_file(record, file_name)
+    cache = "public, max-age=31536000, immutable" if version is not None else "no-cache"
+    return Response(png, media_type="image/png", headers={"Cache-Control": cache})
+
+
+@router.put(
+    "/{name}/aliases/{alias}",
+    dependencies=[AdminOnly],
+    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, **NOT_FOUND},
+)
+async def set_alias(
+    name: ModelName,
+    alias: AliasName,
+    update: AliasUpdate,
+    catalog: CatalogDep,
+    registry: RegistryDep,
+    models: LoadedModelsDep,
+) -> AliasResponse:
+    """Admin: point an alias at a version; this server swaps now, replicas on their next poll."""
+    _spec(catalog, name)
+    await run_in_threadpool(registry.set_alias, name, alias, update.version)
+    await run_in_threadpool(models.refresh)
+    return AliasResponse(model=name, alias=alias, version=update.version)
+
+
+def _spec(catalog: dict[str, AnySpec], name: str) -> AnySpec:
+    if name not in catalog:
+        raise ModelNotFoundError(name)
+    return catalog[name]
+
+
+def _registered(registry: ModelRegistry, name: str) -> RegisteredModel | None:
+    try:
+        return registry.get_model(name)
+    except ModelNotFoundError:
+        return None
+
+
+def _resolve(
+    catalog: dict[str, AnySpec],
+    registry: ModelRegistry,
+    name: str,
+    version: int | None,
+    alias: str | None,
+) -> ModelVersion:
+    _spec(catalog, name)
+    return registry.resolve(name, version=version, alias=alias)
+
+
+def _summary(
+    spec: AnySpec, registered: RegisteredModel | None, serving: dict[str, int]
+) -> ModelSummary:
+    return ModelSummary(
+        name=spec.name,
+        module=spec.module,
+        title=spec.title,
+        kind=spec.kind,
+        servable=isinstance(spec, ModelSpec),
+        versions=list(registered.versions) if registered else [],
+        aliases=registered.aliases if registered else {},
+        serving_version=serving.get(spec.name),
+    )
+
+
+def _floor_text(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"between {minimum:g} and {maximum:g}"
+    return f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}"

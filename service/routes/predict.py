@@ -1,0 +1,93 @@
+"""One typed predict route per servable catalog model, built when the app is created.
+
+No `from __future__ import annotations` here: the body type is a variable of the
+factory, and postponed annotations would turn it into a query parameter.
+"""
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from service.deps import LoadedModelsDep, MetricsDep
+from service.logging import model_var
+from service.schemas import ErrorResponse, PredictRequest, PredictResponse
+from service.security import ApiTokenIfSet
+from training import AnyModelSpec, AnySpec, ModelSpec, PredictionError
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (401, "missing API token (when PRACTICA_API_TOKEN is set)"),
+        (403, "wrong API token"),
+        (404, "unknown model, version or alias"),
+        (413, "body over PRACTICA_MAX_BODY_BYTES"),
+        (415, "body is not application/json"),
+        (422, "invalid instances: `detail` names each field and the reason"),
+    )
+}
+
+
+def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
+    router = APIRouter(prefix="/v1/models", tags=["predict"])
+    for spec in catalog:
+        if isinstance(spec, ModelSpec):
+            router.add_api_route(
+                f"/{spec.name}/predict",
+                _make_endpoint(spec),
+                methods=["POST"],
+                name=f"predict_{spec.name.replace('-', '_')}",
+                summary=f"Predict with {spec.name} (module {spec.module})",
+                description=spec.title,
+                responses=ERROR_RESPONSES,
+                dependencies=[ApiTokenIfSet],
+            )
+    return router
+
+
+def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
+    # Parametrised at run time from the spec; mypy sees `Any`, FastAPI the concrete model.
+    request_generic: Any = PredictRequest
+    response_generic: Any = PredictResponse
+    request_type = request_generic[spec.input_schema]
+    response_type = response_generic[spec.output_schema]
+    example = {"instances": [spec.example_input.model_dump(mode="json")]}
+    name = spec.name
+
+    async def predict(
+        body: Annotated[request_type, _body_example(example)],  # type: ignore[valid-type]
+        models: LoadedModelsDep,
+        metrics: MetricsDep,
+        version: Annotated[int | None, Query(ge=1, description="pin a version")] = None,
+        alias: Annotated[
+            str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")
+        ] = None,
+    ) -> response_type:  # type: ignore[valid-type]
+        model_var.set(name)
+        predictor = models.lookup(name, version, alias)
+        if predictor is None:
+            predictor = await run_in_threadpool(models.load_pinned, name, version, alias)
+        started = time.perf_counter()
+        try:
+            instances = cast(PredictRequest[Any], body).instances
+            outputs = await run_in_threadpool(predictor.predict, instances)
+        except PredictionError:
+            metrics.predictions.labels(name, "rejected").inc()
+            raise
+        metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
+        metrics.predictions.labels(name, "ok").inc()
+        response: BaseModel = response_type(
+            model=name, version=predictor.version, predictions=outputs
+        )
+        return response
+
+    return predict
+
+
+def _body_example(example: dict[str, Any]) -> Any:
+    from fastapi import Body
+
+    return Body(openapi_examples={"example": {"summary": "a valid request", "value": example}})

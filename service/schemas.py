@@ -1,0 +1,101 @@
+"""Request and response bodies of the HTTP API (every one appears in /openapi.json)."""
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model_registry import Lineage, Signature
+
+MAX_INSTANCES = 1000
+
+InT = TypeVar("InT")
+OutT = TypeVar("OutT")
+
+
+class PredictRequest(BaseModel, Generic[InT]):
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[InT] = Field(
+        min_length=1, max_length=MAX_INSTANCES, description=f"1 to {MAX_INSTANCES} instances"
+    )
+
+
+class PredictResponse(BaseModel, Generic[OutT]):
+    model: str
+    version: int
+    predictions: list[OutT]
+
+
+class ModelSummary(BaseModel):
+    name: str
+    module: int
+    title: str
+    kind: str
+    servable: bool = Field(description="false for report-only analyses")
+    versions: list[int]
+    aliases: dict[str, int]
+    serving_version: int | None = Field(description="what a request without ?version= gets")
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+
+
+class VersionDetail(BaseModel):
+    version: int
+    created_at: datetime
+    flavor: str
+    aliases: list[str]
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    signature: Signature
+    lineage: Lineage
+
+
+class ModelDetail(ModelSummary):
+    floors: dict[str, str] = Field(description="quality floors checked on the full profile")
+    version_details: list[VersionDetail]
+
+
+class PlotLink(BaseModel):
+    name: str
+    url: str
+
+
+class ModelReport(BaseModel):
+    model: str
+    version: int
+    metrics: dict[str, float]
+    tables: dict[str, Any]
+    notes: list[str]
+    plots: list[PlotLink]
+
+
+class AliasUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="the version the alias will point at")
+
+
+class AliasResponse(BaseModel):
+    model: str
+    alias: str
+    version: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    serving: dict[str, int]
+    unavailable: dict[str, str] = Field(description="servable models not loaded, with the reason")
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a message (or, for 422, the list of invalid fields) and a stable code."""
+
+    detail: str | list[dict[str, Any]]
+    code: str

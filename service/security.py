@@ -1,0 +1,42 @@
+"""Bearer-token checks: admin routes are denied unless a token is configured."""
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.settings import ServiceSettings
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _check(credentials: HTTPAuthorizationCredentials | None, expected: str, what: str) -> None:
+    if credentials is None:
+        raise HTTPException(
+            401,
+            f"missing {what} token: send `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(403, f"invalid {what} token")
+
+
+def require_admin(request: Request, credentials: Credentials) -> None:
+    settings: ServiceSettings = request.app.state.settings
+    if settings.admin_token is None:
+        raise HTTPException(
+            403, "admin routes are disabled on this server: set PRACTICA_ADMIN_TOKEN to enable them"
+        )
+    _check(credentials, settings.admin_token.get_secret_value(), "admin")
+
+
+def require_api_token(request: Request, credentials: Credentials) -> None:
+    settings: ServiceSettings = request.app.state.settings
+    if settings.api_token is not None:
+        _check(credentials, settings.api_token.get_secret_value(), "API")
+
+
+AdminOnly = Depends(require_admin)
+ApiTokenIfSet = Depends(require_api_token)

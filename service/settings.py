@@ -1,0 +1,41 @@
+"""Service settings from `PRACTICA_*` environment variables (and an optional .env file)."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from model_registry import RegistrySettings
+
+SAGEMAKER_MAX_BODY_BYTES = 6_291_456
+
+
+class ServiceSettings(RegistrySettings):
+    """Everything the server reads at start; the registry's locations are inherited."""
+
+    model_config = SettingsConfigDict(env_prefix="PRACTICA_", env_file=".env", extra="ignore")
+
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token for admin routes; unset means admin routes are refused"
+    )
+    api_token: SecretStr | None = Field(
+        None, description="bearer token for prediction routes; unset means they are open"
+    )
+    default_model: str | None = Field(
+        None, description="model used by /invocations without a header"
+    )
+    default_alias: str = Field("production", description="alias served when a request pins none")
+    max_body_bytes: int = Field(SAGEMAKER_MAX_BODY_BYTES, ge=1024, description="request body cap")
+    alias_poll_s: float = Field(
+        2.0, gt=0, description="how often the server re-reads alias pointers from the registry"
+    )
+    pinned_cache_size: int = Field(
+        8, ge=1, description="versions kept loaded for ?version=/?alias= requests"
+    )
+    log_json: bool = Field(True, description="JSON log lines (false: plain text)")
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> ServiceSettings:
+    return ServiceSettings()
