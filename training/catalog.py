@@ -4,13 +4,19 @@ A new model is a module in this package plus one line here; the service, the CLI
 the contract tests pick it up from this tuple.
 """
 
+from training.gd_quadratic import GdQuadratic
 from training.house_prices import HousePrices
 from training.iris_pca import IrisPca
+from training.netflix_eda import NetflixEda
 from training.spec import AnySpec
+from training.titanic_chi2 import TitanicChi2
 from training.titanic_survival import TitanicSurvival
 
 CATALOG: tuple[AnySpec, ...] = (
     IrisPca(),
+    GdQuadratic(),
+    TitanicChi2(),
+    NetflixEda(),
     HousePrices(),
     TitanicSurvival(),
 )

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import LoadedModelsDep, MetricsDep
 from service.logging import model_var
-from service.schemas import ErrorResponse, PredictRequest, PredictResponse
+from service.schemas import MAX_INSTANCES, ErrorResponse, PredictRequest, PredictResponse
 from service.security import ApiTokenIfSet
 from training import AnyModelSpec, AnySpec, ModelSpec, PredictionError
 
@@ -49,11 +49,8 @@ def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
 
 
 def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
-    # Parametrised at run time from the spec; mypy sees `Any`, FastAPI the concrete model.
-    request_generic: Any = PredictRequest
-    response_generic: Any = PredictResponse
-    request_type = request_generic[spec.input_schema]
-    response_type = response_generic[spec.output_schema]
+    request_type = _request_model(spec)
+    response_type = _response_model(spec)
     example = {"instances": [spec.example_input.model_dump(mode="json")]}
     name = spec.name
 
@@ -91,3 +88,29 @@ def _body_example(example: dict[str, Any]) -> Any:
     from fastapi import Body
 
     return Body(openapi_examples={"example": {"summary": "a valid request", "value": example}})
+
+
+def _request_model(spec: AnyModelSpec) -> Any:
+    """`PredictRequest[<the spec's input>]`, capped lower when the spec asks for it."""
+    generic: Any = PredictRequest  # parametrised at run time: mypy sees Any, FastAPI the model
+    request_type = generic[spec.input_schema]
+    if spec.max_batch_size >= MAX_INSTANCES:
+        return request_type
+    # A model with heavy outputs (long trajectories) caps its batches lower.
+    return create_model(
+        f"{request_type.__name__}Capped",
+        __base__=request_type,
+        instances=(
+            list[spec.input_schema],  # type: ignore[name-defined]
+            Field(
+                min_length=1,
+                max_length=spec.max_batch_size,
+                description=f"1 to {spec.max_batch_size} instances",
+            ),
+        ),
+    )
+
+
+def _response_model(spec: AnyModelSpec) -> Any:
+    generic: Any = PredictResponse
+    return generic[spec.output_schema]

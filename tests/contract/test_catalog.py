@@ -1,0 +1,140 @@
+"""The contract every catalog model honours: a new model is tested by being listed.
+
+Smoke profile here (seconds per model); the quality floors are in test_floors.py.
+"""
+
+import importlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from model_registry import ModelRegistry, RegistrySettings
+from model_registry.names import MODEL_NAME
+from service import ServiceSettings, create_app
+from training import CATALOG, AnySpec, ModelSpec
+from training.runner import REPORT_PREFIX
+
+SERVABLE = [spec for spec in CATALOG if isinstance(spec, ModelSpec)]
+
+
+def _ids(specs: list[AnySpec]) -> list[str]:
+    return [spec.name for spec in specs]
+
+
+def test_catalog_names_are_unique() -> None:
+    names = [spec.name for spec in CATALOG]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("spec", CATALOG, ids=_ids(list(CATALOG)))
+def test_spec_lives_in_the_module_named_after_its_slug(spec: AnySpec) -> None:
+    assert MODEL_NAME.fullmatch(spec.name)
+    module = importlib.import_module(f"training.{spec.name.replace('-', '_')}")
+    assert type(spec).__module__ == module.__name__
+
+
+@pytest.mark.parametrize("spec", CATALOG, ids=_ids(list(CATALOG)))
+def test_smoke_training_publishes_a_complete_version(spec: AnySpec, trained_home: Path) -> None:
+    registry = ModelRegistry.from_settings(RegistrySettings(home=trained_home))
+    try:
+        versions = registry.list_versions(spec.name)
+        assert len(versions) == len(spec.stages("smoke"))
+        for version in versions:
+            assert version.flavor == spec.flavor
+            assert version.lineage.dataset_sha256, "the datasets it trained on are fingerprinted"
+            assert version.lineage.library_versions
+            assert version.lineage.training_seconds is not None
+            assert {f"{REPORT_PREFIX}metrics.json", f"{REPORT_PREFIX}report.json"} <= set(version.files)
+            assert any(f.endswith(".png") for f in version.files), "a report has plots"
+            assert set(version.params) >= set(spec.config_schema.model_fields)
+            for floor in spec.floors:
+                assert floor.metric in version.metrics, f"metric key {floor.metric} is public API"
+            artifact_files = {k: v for k, v in registry.read_files(version).items() if not k.startswith(REPORT_PREFIX)}
+            spec.load(artifact_files)  # loads back, pickle-free, hashes verified
+    finally:
+        registry.close()
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_loaded_version_predicts_its_example(spec: ModelSpec, trained_home: Path) -> None:  # type: ignore[type-arg]
+    registry = ModelRegistry.from_settings(RegistrySettings(home=trained_home))
+    try:
+        version = registry.resolve(spec.name)
+        signature = version.signature
+        assert signature.inputs == spec.input_schema.model_json_schema()
+        assert signature.outputs == spec.output_schema.model_json_schema()
+        files = registry.read_files(version, [f for f in version.files if not f.startswith(REPORT_PREFIX)])
+        predictions = spec.predict(spec.load(files), [spec.example_input, spec.example_input])
+    finally:
+        registry.close()
+    assert len(predictions) == 2
+    for prediction in predictions:
+        spec.output_schema.model_validate(prediction.model_dump())
+    assert predictions[0] == predictions[1], "predictions are deterministic"
+
+
+@pytest.fixture(scope="module")
+def served(trained_home: Path) -> TestClient:
+    app = create_app(ServiceSettings(home=trained_home, log_json=False))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_openapi_example_predicts_over_http(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+    operation = served.get("/openapi.json").json()["paths"][f"/v1/models/{spec.name}/predict"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["example"]["value"]
+    response = served.post(f"/v1/models/{spec.name}/predict", json=example)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == spec.name
+    assert len(body["predictions"]) == 1
+    spec.output_schema.model_validate(body["predictions"][0])
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_openapi_shows_the_models_own_schemas(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+    schemas = served.get("/openapi.json").json()["components"]["schemas"]
+    assert spec.input_schema.__name__ in schemas
+    assert spec.output_schema.__name__ in schemas
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_wrong_types_and_unknown_fields_get_422_naming_the_field(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+    example = spec.example_input.model_dump(mode="json")
+    field = next(iter(example))
+    for broken in ({**example, field: {"not": "valid"}}, {**example, "unexpected_field": 1}):
+        response = served.post(f"/v1/models/{spec.name}/predict", json={"instances": [broken]})
+        assert response.status_code == 422, response.text
+        locations = [issue["loc"] for issue in response.json()["detail"]]
+        assert any(loc[:3] == ["body", "instances", 0] for loc in locations)
+    missing = {k: v for k, v in example.items() if k != field}
+    response = served.post(f"/v1/models/{spec.name}/predict", json={"instances": [missing]})
+    if field in spec.input_schema.model_json_schema().get("required", []):
+        assert response.status_code == 422
+        assert ["body", "instances", 0, field] in [i["loc"] for i in response.json()["detail"]]
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_too_many_instances_get_422(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+    example = spec.example_input.model_dump(mode="json")
+    response = served.post(f"/v1/models/{spec.name}/predict", json={"instances": [example] * 1001})
+    assert response.status_code in (413, 422)
+    response = served.post(f"/v1/models/{spec.name}/predict", json={"instances": []})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "instances"]
+
+
+@pytest.mark.parametrize("spec", CATALOG, ids=_ids(list(CATALOG)))
+def test_report_route_serves_metrics_and_plots(spec: AnySpec, served: TestClient) -> None:
+    report = served.get(f"/v1/models/{spec.name}/report")
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["metrics"] and body["notes"]
+    assert body["plots"]
+    for plot in body["plots"]:
+        image = served.get(plot["url"])
+        assert image.status_code == 200
+        assert image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG")

@@ -1,0 +1,147 @@
+"""Bundles: a round trip keeps numbers and aliases; hostile tarballs are refused whole."""
+
+import io
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from model_registry import (
+    ArtifactIntegrityError,
+    ModelRegistry,
+    UnsafeBundleError,
+    export_bundle,
+    import_bundle,
+)
+from model_registry.bundle import MANIFEST
+
+
+@pytest.fixture
+def bundle(sqlite_registry: ModelRegistry, tmp_path: Path) -> Path:
+    for payload in (b"v1", b"v2", b"v3"):
+        sqlite_registry.publish("demo-model", {"model.json": payload}, flavor="json")
+    sqlite_registry.set_alias("demo-model", "production", 2)
+    out = tmp_path / "model.tar.gz"
+    export_bundle(sqlite_registry, out)
+    return out
+
+
+def _fresh_registry(tmp_path: Path) -> ModelRegistry:
+    from model_registry import RegistrySettings
+
+    return ModelRegistry.from_settings(RegistrySettings(home=tmp_path / "fresh"))
+
+
+def test_round_trip_keeps_versions_aliases_and_bytes(bundle: Path, tmp_path: Path) -> None:
+    target = _fresh_registry(tmp_path)
+    import_bundle(target, bundle)
+    assert target.get_model("demo-model").versions == (1, 2, 3)
+    assert target.resolve("demo-model").version == 2
+    assert target.read_files(target.get_version("demo-model", 3)) == {"model.json": b"v3"}
+    import_bundle(target, bundle)  # idempotent
+    assert target.get_model("demo-model").versions == (1, 2, 3)
+    target.close()
+
+
+def test_alias_filter_exports_only_aliased_versions(
+    sqlite_registry: ModelRegistry, bundle: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "production.tar.gz"
+    manifest = export_bundle(sqlite_registry, out, aliases=["production"])
+    assert [v.version for v in manifest.models[0].versions] == [2]
+    target = _fresh_registry(tmp_path)
+    import_bundle(target, out)
+    assert target.resolve("demo-model").version == 2
+    target.close()
+
+
+def test_unpacked_folder_imports_like_the_tarball(bundle: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "opt-ml-model"
+    with tarfile.open(bundle) as tar:
+        tar.extractall(folder, filter="data")
+    target = _fresh_registry(tmp_path)
+    import_bundle(target, folder)
+    assert target.resolve("demo-model").version == 2
+    target.close()
+
+
+def _hostile(tmp_path: Path, bundle: Path, add: Callable[[tarfile.TarFile], None]) -> Path:
+    """The valid bundle plus one hostile member."""
+    out = tmp_path / "hostile.tar.gz"
+    with tarfile.open(bundle) as source, tarfile.open(out, "w:gz") as tar:
+        for member in source:
+            tar.addfile(member, source.extractfile(member))
+        add(tar)
+    return out
+
+
+def _file(name: str, data: bytes = b"x") -> Callable[[tarfile.TarFile], None]:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    return add
+
+
+def _special(name: str, kind: bytes, linkname: str = "") -> Callable[[tarfile.TarFile], None]:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.linkname = linkname
+        tar.addfile(info)
+
+    return add
+
+
+HOSTILE = {
+    "parent traversal": _file("../escape.txt"),
+    "nested traversal": _file("blobs/../../escape.txt"),
+    "absolute path": _file("/tmp/practica-escape.txt"),
+    "symlink": _special("blobs/" + "a" * 64, tarfile.SYMTYPE, "/etc/passwd"),
+    "hard link": _special("blobs/" + "b" * 64, tarfile.LNKTYPE, MANIFEST),
+    "character device": _special("blobs/" + "c" * 64, tarfile.CHRTYPE),
+    "fifo": _special("blobs/" + "d" * 64, tarfile.FIFOTYPE),
+    "unknown member": _file("run-me.sh", b"#!/bin/sh\n"),
+    "unexpected folder": _special("scripts/", tarfile.DIRTYPE),
+}
+
+
+@pytest.mark.parametrize("attack", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_tarballs_are_refused(
+    bundle: Path, tmp_path: Path, attack: Callable[[tarfile.TarFile], None]
+) -> None:
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(UnsafeBundleError):
+        import_bundle(target, _hostile(tmp_path, bundle, attack))
+    assert target.list_models() == []  # refused whole: nothing imported
+    assert not (tmp_path.parent / "escape.txt").exists()
+    target.close()
+
+
+def test_tampered_blob_in_bundle_is_refused(bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tampered.tar.gz"
+    with tarfile.open(bundle) as source, tarfile.open(out, "w:gz") as tar:
+        for member in source:
+            data = source.extractfile(member)
+            if member.name.startswith("blobs/"):
+                content = b"evil" + data.read()[4:] if data else b""
+                member.size = len(content)
+                tar.addfile(member, io.BytesIO(content))
+            else:
+                tar.addfile(member, data)
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(ArtifactIntegrityError):
+        import_bundle(target, out)
+    target.close()
+
+
+def test_missing_manifest_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "empty.tar.gz"
+    with tarfile.open(out, "w:gz"):
+        pass
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(UnsafeBundleError, match="missing"):
+        import_bundle(target, out)
+    target.close()
