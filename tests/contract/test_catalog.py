@@ -45,12 +45,18 @@ def test_smoke_training_publishes_a_complete_version(spec: AnySpec, trained_home
             assert version.lineage.dataset_sha256, "the datasets it trained on are fingerprinted"
             assert version.lineage.library_versions
             assert version.lineage.training_seconds is not None
-            assert {f"{REPORT_PREFIX}metrics.json", f"{REPORT_PREFIX}report.json"} <= set(version.files)
+            assert {f"{REPORT_PREFIX}metrics.json", f"{REPORT_PREFIX}report.json"} <= set(
+                version.files
+            )
             assert any(f.endswith(".png") for f in version.files), "a report has plots"
             assert set(version.params) >= set(spec.config_schema.model_fields)
             for floor in spec.floors:
                 assert floor.metric in version.metrics, f"metric key {floor.metric} is public API"
-            artifact_files = {k: v for k, v in registry.read_files(version).items() if not k.startswith(REPORT_PREFIX)}
+            artifact_files = {
+                k: v
+                for k, v in registry.read_files(version).items()
+                if not k.startswith(REPORT_PREFIX)
+            }
             spec.load(artifact_files)  # loads back, pickle-free, hashes verified
     finally:
         registry.close()
@@ -64,7 +70,9 @@ def test_loaded_version_predicts_its_example(spec: ModelSpec, trained_home: Path
         signature = version.signature
         assert signature.inputs == spec.input_schema.model_json_schema()
         assert signature.outputs == spec.output_schema.model_json_schema()
-        files = registry.read_files(version, [f for f in version.files if not f.startswith(REPORT_PREFIX)])
+        files = registry.read_files(
+            version, [f for f in version.files if not f.startswith(REPORT_PREFIX)]
+        )
         predictions = spec.predict(spec.load(files), [spec.example_input, spec.example_input])
     finally:
         registry.close()
@@ -83,8 +91,12 @@ def served(trained_home: Path) -> TestClient:
 
 @pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
 def test_openapi_example_predicts_over_http(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
-    operation = served.get("/openapi.json").json()["paths"][f"/v1/models/{spec.name}/predict"]["post"]
-    example = operation["requestBody"]["content"]["application/json"]["examples"]["example"]["value"]
+    operation = served.get("/openapi.json").json()["paths"][f"/v1/models/{spec.name}/predict"][
+        "post"
+    ]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["example"][
+        "value"
+    ]
     response = served.post(f"/v1/models/{spec.name}/predict", json=example)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -101,7 +113,9 @@ def test_openapi_shows_the_models_own_schemas(spec: ModelSpec, served: TestClien
 
 
 @pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
-def test_wrong_types_and_unknown_fields_get_422_naming_the_field(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+def test_wrong_types_and_unknown_fields_get_422_naming_the_field(
+    spec: ModelSpec, served: TestClient
+) -> None:  # type: ignore[type-arg]
     example = spec.example_input.model_dump(mode="json")
     field = next(iter(example))
     for broken in ({**example, field: {"not": "valid"}}, {**example, "unexpected_field": 1}):
@@ -131,7 +145,8 @@ def test_report_route_serves_metrics_and_plots(spec: AnySpec, served: TestClient
     report = served.get(f"/v1/models/{spec.name}/report")
     assert report.status_code == 200, report.text
     body = report.json()
-    assert body["metrics"] and body["notes"]
+    assert body["metrics"]
+    assert body["notes"]
     assert body["plots"]
     for plot in body["plots"]:
         image = served.get(plot["url"])

@@ -59,7 +59,10 @@ def server(home_copy: Path, tmp_path: Path) -> Iterator[Server]:
     }
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
-        [*practica_command(), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*practica_command(), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

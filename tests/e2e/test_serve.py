@@ -83,8 +83,12 @@ def test_alias_moves_under_load_drop_no_request(server: Server) -> None:
                 assert admin.set_alias("titanic-survival", "production", target).version == target
                 time.sleep(0.4)
         # A move made outside the server (CLI → registry) arrives through the alias poll.
-        subprocess.run([*practica_command(), "alias", "titanic-survival", "production", "1"],
-                       env=server.env, check=True, capture_output=True)
+        subprocess.run(
+            [*practica_command(), "alias", "titanic-survival", "production", "1"],
+            env=server.env,
+            check=True,
+            capture_output=True,
+        )
         deadline = time.monotonic() + 10
         with PracticaClient(server.url) as client:
             while client.predict("titanic-survival", [PASSENGER]).version != 1:

@@ -9,7 +9,12 @@ from fastapi.testclient import TestClient
 
 from service import ServiceSettings, create_app
 
-IRIS = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
+IRIS = {
+    "sepal_length_cm": 5.1,
+    "sepal_width_cm": 3.5,
+    "petal_length_cm": 1.4,
+    "petal_width_cm": 0.2,
+}
 ADMIN = {"Authorization": "Bearer admin-secret"}
 
 
@@ -51,7 +56,9 @@ def test_version_and_alias_pinning(client: TestClient) -> None:
     assert client.post(url, json={"instances": [passenger]}).json()["version"] == 2
     assert client.post(f"{url}?version=1", json={"instances": [passenger]}).json()["version"] == 1
     client.put("/v1/models/titanic-survival/aliases/staging", json={"version": 1}, headers=ADMIN)
-    assert client.post(f"{url}?alias=staging", json={"instances": [passenger]}).json()["version"] == 1
+    assert (
+        client.post(f"{url}?alias=staging", json={"instances": [passenger]}).json()["version"] == 1
+    )
 
 
 def test_alias_move_swaps_the_serving_version(client: TestClient) -> None:
@@ -79,7 +86,9 @@ def test_admin_route_needs_a_token(client: TestClient) -> None:
 
 def test_admin_routes_are_refused_when_no_token_is_configured(home_copy: Path) -> None:
     with _client(home_copy, admin_token=None) as client:
-        response = client.put("/v1/models/iris-pca/aliases/production", json={"version": 1}, headers=ADMIN)
+        response = client.put(
+            "/v1/models/iris-pca/aliases/production", json={"version": 1}, headers=ADMIN
+        )
     assert response.status_code == 403
     assert "PRACTICA_ADMIN_TOKEN" in response.json()["detail"]
 
@@ -99,14 +108,26 @@ def test_api_token_guards_prediction_when_set(home_copy: Path) -> None:
         ("post", "/v1/models/no-such-model/predict", {"instances": [IRIS]}, None),
         ("get", "/v1/models/no-such-model", None, "model_not_found"),
         ("get", "/v1/models/no-such-model/report", None, "model_not_found"),
-        ("post", "/v1/models/iris-pca/predict?version=99", {"instances": [IRIS]}, "version_not_found"),
-        ("post", "/v1/models/iris-pca/predict?alias=nothing", {"instances": [IRIS]}, "alias_not_found"),
+        (
+            "post",
+            "/v1/models/iris-pca/predict?version=99",
+            {"instances": [IRIS]},
+            "version_not_found",
+        ),
+        (
+            "post",
+            "/v1/models/iris-pca/predict?alias=nothing",
+            {"instances": [IRIS]},
+            "alias_not_found",
+        ),
         ("get", "/v1/models/iris-pca/report?version=99", None, "version_not_found"),
         ("get", "/v1/models/iris-pca/report/plots/no_such_plot", None, "not_found"),
         ("put", "/v1/models/iris-pca/aliases/production", {"version": 99}, "version_not_found"),
     ],
 )
-def test_unknown_things_are_404(client: TestClient, method: str, url: str, body: object, code: str | None) -> None:
+def test_unknown_things_are_404(
+    client: TestClient, method: str, url: str, body: object, code: str | None
+) -> None:
     response = client.request(method.upper(), url, json=body, headers=ADMIN)
     assert response.status_code == 404, response.text
     if code is not None:
@@ -127,14 +148,20 @@ def test_body_over_the_cap_is_413(home_copy: Path) -> None:
             yield b"]}"
 
         streamed = client.post(
-            "/v1/models/iris-pca/predict", content=chunks(), headers={"content-type": "application/json"}
+            "/v1/models/iris-pca/predict",
+            content=chunks(),
+            headers={"content-type": "application/json"},
         )
         assert streamed.status_code == 413
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "image/png"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "image/png"]
+)
 def test_wrong_media_type_is_415(client: TestClient, content_type: str) -> None:
-    response = client.post("/v1/models/iris-pca/predict", content=b"{}", headers={"content-type": content_type})
+    response = client.post(
+        "/v1/models/iris-pca/predict", content=b"{}", headers={"content-type": content_type}
+    )
     assert response.status_code == 415
     assert "application/json" in response.json()["detail"]
 
@@ -168,7 +195,8 @@ def test_bad_bodies_get_422_naming_the_problem(client: TestClient, body: bytes) 
         assert detail[0]["loc"][0] == "body"
     else:  # JSON too deeply nested to parse at all
         assert "parsing the body" in detail
-    assert "Traceback" not in response.text and "/work" not in response.text
+    assert "Traceback" not in response.text
+    assert "/work" not in response.text
 
 
 def test_422_names_the_field_and_reason(client: TestClient) -> None:
@@ -196,12 +224,18 @@ def test_422_names_the_field_and_reason(client: TestClient) -> None:
 def test_hostile_paths_never_reach_the_filesystem_or_500(client: TestClient, url: str) -> None:
     response = client.get(url)
     assert response.status_code in (404, 422), response.text
-    assert "registry.db" not in response.text and "passwd" not in response.text
+    assert "registry.db" not in response.text
+    assert "passwd" not in response.text
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"x-request-id": "abc-123"}).headers["x-request-id"] == "abc-123"
-    generated = client.get("/healthz", headers={"x-request-id": "bad id with spaces"}).headers["x-request-id"]
+    assert (
+        client.get("/healthz", headers={"x-request-id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    generated = client.get("/healthz", headers={"x-request-id": "bad id with spaces"}).headers[
+        "x-request-id"
+    ]
     assert len(generated) == 32
 
 
@@ -211,14 +245,26 @@ def test_metrics_count_requests_errors_and_latency(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert 'practica_predict_requests_total{model="iris-pca",outcome="ok"} 1.0' in text
     assert 'practica_predict_errors_total{model="iris-pca",status="422"} 1.0' in text
-    assert 'practica_http_request_duration_seconds_bucket{le="0.005",route="/v1/models/iris-pca/predict"}' in text
+    assert (
+        'practica_http_request_duration_seconds_bucket{le="0.005",route="/v1/models/iris-pca/predict"}'
+        in text
+    )
     assert 'practica_serving_version{model="iris-pca"} 1.0' in text
 
 
 def test_openapi_lists_every_route_with_typed_bodies(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/v1/models", "/v1/models/{name}", "/v1/models/{name}/report", "/v1/models/{name}/aliases/{alias}",
-            "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
-    body = spec["paths"]["/v1/models/iris-pca/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert {
+        "/v1/models",
+        "/v1/models/{name}",
+        "/v1/models/{name}/report",
+        "/v1/models/{name}/aliases/{alias}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    } <= set(spec["paths"])
+    body = spec["paths"]["/v1/models/iris-pca/predict"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
     assert body["schema"]["$ref"].endswith("PredictRequest_IrisMeasurements_")
     assert not math.isnan(body["examples"]["example"]["value"]["instances"][0]["sepal_length_cm"])

@@ -36,11 +36,18 @@ def test_publish_numbers_versions_from_one_without_gaps(registry: ModelRegistry)
 
 
 def test_publish_records_lineage_signature_and_metrics(registry: ModelRegistry) -> None:
-    lineage = Lineage(dataset_sha256={"data": "ab" * 32}, git_revision="abc123", training_seconds=1.5)
+    lineage = Lineage(
+        dataset_sha256={"data": "ab" * 32}, git_revision="abc123", training_seconds=1.5
+    )
     signature = Signature(inputs={"type": "object"}, outputs={"type": "object"})
     registry.publish(
-        "demo-model", {"model.json": b"{}", "report/metrics.json": b"{}"}, flavor="json",
-        metrics={"accuracy": 0.9}, params={"c": 1.0}, lineage=lineage, signature=signature,
+        "demo-model",
+        {"model.json": b"{}", "report/metrics.json": b"{}"},
+        flavor="json",
+        metrics={"accuracy": 0.9},
+        params={"c": 1.0},
+        lineage=lineage,
+        signature=signature,
     )
     stored = registry.get_version("demo-model", 1)
     assert stored.lineage == lineage
@@ -105,7 +112,9 @@ def test_tampered_artifact_is_refused_on_load(registry: ModelRegistry, tmp_path:
         registry.read_files(version)
 
 
-def test_concurrent_publishers_lose_and_duplicate_nothing(registry_settings: RegistrySettings) -> None:
+def test_concurrent_publishers_lose_and_duplicate_nothing(
+    registry_settings: RegistrySettings,
+) -> None:
     publishers, per_publisher = 8, 5
     registries = [ModelRegistry.from_settings(registry_settings) for _ in range(publishers)]
     barrier = threading.Barrier(publishers)

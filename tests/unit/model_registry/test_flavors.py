@@ -66,6 +66,8 @@ def test_xgboost_round_trip_in_its_own_format() -> None:
     import xgboost
 
     X = np.array([[0.0], [1.0], [2.0], [3.0]])
-    booster = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(X, label=[0, 0, 1, 1]), 3)
+    booster = xgboost.train(
+        {"objective": "binary:logistic"}, xgboost.DMatrix(X, label=[0, 0, 1, 1]), 3
+    )
     loaded = load_xgboost(dump_xgboost(booster))
     assert np.allclose(loaded.predict(xgboost.DMatrix(X)), booster.predict(xgboost.DMatrix(X)))
