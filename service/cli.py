@@ -1,7 +1,7 @@
 """The `practica` command: train, serve, inspect and move models."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,12 @@ from rich.table import Table
 
 from model_registry import ModelRegistry, RegistryError, export_bundle, import_bundle
 from service.settings import ServiceSettings
-from training import CATALOG, AnySpec, Profile, get_spec, train_and_publish
+
+if TYPE_CHECKING:
+    from training import AnySpec, Profile
+
+# The catalog imports every model's libraries (seconds); commands import it when they
+# need it, so `--help` and `alias` stay quick.
 
 app = typer.Typer(
     help="Practica: train the roadmap's models, version them, serve them.",
@@ -38,8 +43,10 @@ def _registry() -> ModelRegistry:
 
 
 def _train(
-    specs: list[AnySpec], registry: ModelRegistry, profile: Profile, data: Path | None
+    specs: list["AnySpec"], registry: ModelRegistry, profile: "Profile", data: Path | None
 ) -> None:
+    from training import train_and_publish
+
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[model]:<20}"),
@@ -91,6 +98,8 @@ def train(
         raise typer.BadParameter("use full or smoke", param_hint="--profile")
     if all_models == bool(names):
         raise typer.BadParameter("name models to train, or pass --all (not both)")
+    from training import CATALOG, get_spec
+
     try:
         specs = list(CATALOG) if all_models else [get_spec(name) for name in names or []]
     except KeyError as error:
@@ -131,6 +140,8 @@ def serve(
 @app.command()
 def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Train every model missing from the registry (full profile), then serve."""
+    from training import CATALOG
+
     registry = _registry()
     try:
         present = {m.name for m in registry.list_models()}
@@ -148,6 +159,8 @@ def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 @models_app.command("list")
 def list_models() -> None:
     """Every catalog model with its versions and aliases."""
+    from training import CATALOG
+
     registry = _registry()
     registered = {m.name: m for m in registry.list_models()}
     table = Table("model", "module", "kind", "versions", "aliases")

@@ -1,0 +1,55 @@
+"""The `practica` command as a user runs it."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import practica_command
+
+pytestmark = pytest.mark.e2e
+
+COMMANDS = [[], ["train"], ["serve"], ["up"], ["models"], ["models", "list"], ["models", "show"],
+            ["alias"], ["export"], ["import"]]  # fmt: skip
+
+
+def run(args: list[str], home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRACTICA_HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run(
+        [*practica_command(), *args], env=env, capture_output=True, text=True, check=check
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "practica")
+def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
+    result = run([*command, "--help"], tmp_path)
+    assert "Usage" in result.stdout
+
+
+def test_train_list_export_import_round_trip(tmp_path: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    trained = run(["train", "iris-pca", "--profile", "smoke"], source)
+    assert "iris-pca v1" in trained.stdout
+    assert "iris-pca" in run(["models", "list"], source).stdout
+    shown = run(["models", "show", "iris-pca"], source).stdout
+    assert "explained_variance_2d" in shown
+
+    bundle = tmp_path / "model.tar.gz"
+    run(["export", "iris-pca", "--out", str(bundle)], source)
+    imported = run(["import", str(bundle)], target)
+    assert "Imported 1 version(s) of 1 model(s)" in imported.stdout
+    run(["alias", "iris-pca", "staging", "1"], target)
+    assert "staging" in run(["models", "show", "iris-pca"], target).stdout
+
+
+def test_mistakes_get_a_clear_message_and_nonzero_exit(tmp_path: Path) -> None:
+    unknown = run(["train", "no-such-model"], tmp_path, check=False)
+    assert unknown.returncode != 0
+    assert "known models" in unknown.stderr
+    neither = run(["train"], tmp_path, check=False)
+    assert neither.returncode != 0
+    assert "--all" in neither.stderr
+    missing = run(["alias", "iris-pca", "production", "3"], tmp_path, check=False)
+    assert missing.returncode != 0
+    assert "not registered" in missing.stderr
