@@ -7,11 +7,11 @@ scikit-learn pipeline; it takes the `production` alias only if its CV accuracy b
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from training.datasets import load_titanic
 from training.plotting import new_figure, plt
@@ -25,8 +25,8 @@ class Passenger(Schema):
     """A passenger in Kaggle's columns (snake case); missing where Kaggle has gaps."""
 
     pclass: Literal[1, 2, 3] = Field(description="ticket class: 1 = first, 3 = third")
-    name: str = Field(
-        min_length=1, max_length=200, description="as on the manifest: 'Surname, Title. Given'"
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
+        Field(description="as on the manifest: 'Surname, Title. Given'")
     )
     sex: Literal["male", "female"]
     age: float | None = Field(None, ge=0, le=120, description="years; fractional under one")

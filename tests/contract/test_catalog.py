@@ -153,3 +153,48 @@ def test_report_route_serves_metrics_and_plots(spec: AnySpec, served: TestClient
         assert image.status_code == 200
         assert image.headers["content-type"] == "image/png"
         assert image.content.startswith(b"\x89PNG")
+
+
+def _out_of_range_values(spec: ModelSpec) -> list[tuple[str, object]]:  # type: ignore[type-arg]
+    """(field, value) pairs just outside each bound the input schema declares."""
+    schema = spec.input_schema.model_json_schema()
+    cases: list[tuple[str, object]] = []
+    for field, prop in schema["properties"].items():
+        options = prop.get("anyOf", [prop])
+        for option in options:
+            for key, delta in (
+                ("minimum", -1),
+                ("exclusiveMinimum", 0),
+                ("maximum", 1),
+                ("exclusiveMaximum", 0),
+            ):
+                if key in option:
+                    value = (
+                        option[key] + delta
+                        if option.get("type") == "integer"
+                        else option[key] + delta * max(1, abs(option[key]))
+                    )
+                    cases.append((field, value))
+            if option.get("type") == "string" and option.get("minLength", 0) >= 1:
+                cases.append((field, "   "))  # empty once trimmed
+            if "enum" in option:
+                cases.append((field, "not-a-choice"))
+            if option.get("type") == "array" and option.get("minItems", 0) >= 1:
+                cases.append((field, []))
+    return cases
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_out_of_range_and_empty_values_get_422_naming_the_field(
+    spec: ModelSpec, served: TestClient
+) -> None:  # type: ignore[type-arg]
+    example = spec.example_input.model_dump(mode="json")
+    cases = _out_of_range_values(spec)
+    assert cases, f"{spec.name}'s input schema declares no bounds at all"
+    for field, value in cases:
+        response = served.post(
+            f"/v1/models/{spec.name}/predict", json={"instances": [{**example, field: value}]}
+        )
+        assert response.status_code == 422, f"{field}={value!r}: {response.text}"
+        locations = [issue["loc"] for issue in response.json()["detail"]]
+        assert any(field in loc for loc in locations), f"{field}={value!r}: {locations}"
