@@ -247,7 +247,11 @@ class TitanicSurvival(
                 label=model.replace("_", " "),
             )
         axes.set_xticks(np.arange(3), ["train", "cross-validated", "held-out test"])
-        axes.set(ylim=(0.6, 1.0), ylabel="accuracy", title="Decision tree vs random forest")
+        axes.set(
+            ylim=(0.6, 1.0),
+            ylabel="accuracy",
+            title=f"Decision tree vs random forest ({config.feature_set} features)",
+        )
         axes.legend()
         run.add_plot("tree_vs_forest", figure)
 
