@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +39,7 @@ def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
                 f"/{spec.name}/predict",
                 _make_endpoint(spec),
                 methods=["POST"],
+                response_model=_response_model(spec),
                 name=f"predict_{spec.name.replace('-', '_')}",
                 summary=f"Predict with {spec.name} (module {spec.module})",
                 description=spec.title,
@@ -62,7 +63,7 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
         alias: Annotated[
             str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")
         ] = None,
-    ) -> response_type:  # type: ignore[valid-type]
+    ) -> Response:
         model_var.set(name)
         predictor = models.lookup(name, version, alias)
         if predictor is None:
@@ -79,7 +80,8 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
         response: BaseModel = response_type(
             model=name, version=predictor.version, predictions=outputs
         )
-        return response
+        # Serialised here, once: returning the model would make FastAPI validate it again.
+        return Response(response.model_dump_json(), media_type="application/json")
 
     return predict
 
