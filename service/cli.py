@@ -1,7 +1,7 @@
 """The `practica` command: train, serve, inspect and move models."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -87,15 +87,14 @@ def train(
     ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="train every catalog model")] = False,
     profile: Annotated[
-        str, typer.Option(help="full (quality floors) or smoke (seconds, for tests)")
+        Literal["full", "smoke"],
+        typer.Option(help="full (quality floors) or smoke (seconds, for tests)"),
     ] = "full",
     data: Annotated[
         Path | None, typer.Option(help="your own copy of the dataset (one model only)")
     ] = None,
 ) -> None:
     """Train models on their bundled datasets and publish a new version of each."""
-    if profile not in ("full", "smoke"):
-        raise typer.BadParameter("use full or smoke", param_hint="--profile")
     if all_models == bool(names):
         raise typer.BadParameter("name models to train, or pass --all (not both)")
     from training import CATALOG, get_spec
@@ -108,7 +107,7 @@ def train(
         raise typer.BadParameter("--data applies to one model at a time", param_hint="--data")
     registry = _registry()
     try:
-        _train(specs, registry, profile, data)  # type: ignore[arg-type]
+        _train(specs, registry, profile, data)
     finally:
         registry.close()
 

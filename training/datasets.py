@@ -50,11 +50,8 @@ def read_dataset(run: TrainingRun, name: str, relative: str, path: Path | None =
     return content
 
 
-def load_csv(
-    run: TrainingRun, name: str, relative: str, path: Path | None = None, **read_csv_kwargs: object
-) -> pd.DataFrame:
-    content = read_dataset(run, name, relative, path)
-    return pd.read_csv(io.BytesIO(content), **read_csv_kwargs)  # type: ignore[call-overload, no-any-return]
+def load_csv(run: TrainingRun, name: str, relative: str, path: Path | None = None) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(read_dataset(run, name, relative, path)))
 
 
 def load_titanic(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
