@@ -198,3 +198,28 @@ def test_out_of_range_and_empty_values_get_422_naming_the_field(
         assert response.status_code == 422, f"{field}={value!r}: {response.text}"
         locations = [issue["loc"] for issue in response.json()["detail"]]
         assert any(field in loc for loc in locations), f"{field}={value!r}: {locations}"
+
+
+def _boundary_values(spec: ModelSpec) -> list[tuple[str, object]]:  # type: ignore[type-arg]
+    """(field, value) pairs at each inclusive bound, plus null where a field allows it."""
+    cases: list[tuple[str, object]] = []
+    for field, prop in spec.input_schema.model_json_schema()["properties"].items():
+        for option in prop.get("anyOf", [prop]):
+            cases += [(field, option[key]) for key in ("minimum", "maximum") if key in option]
+            if option.get("type") == "null":
+                cases.append((field, None))
+            if option.get("type") == "string" and "maxLength" in option and "enum" not in option:
+                cases.append((field, "x" * option["maxLength"]))
+    return cases
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_valid_extreme_values_are_answered(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
+    """Every value the schema accepts gets a prediction: no overflow, NaN or crash at the edges."""
+    example = spec.example_input.model_dump(mode="json")
+    extremes = [{**example, field: value} for field, value in _boundary_values(spec)]
+    response = served.post(
+        f"/v1/models/{spec.name}/predict", json={"instances": extremes[:100] or [example]}
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == min(len(extremes), 100) or not extremes
