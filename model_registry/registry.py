@@ -53,6 +53,12 @@ class ModelRegistry:
     def close(self) -> None:
         self._engine.dispose()
 
+    def __enter__(self) -> "ModelRegistry":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # ---------------------------------------------------------------- publishing
 
     def publish(
@@ -154,35 +160,13 @@ class ModelRegistry:
     # ---------------------------------------------------------------- reading
 
     def list_models(self) -> list[RegisteredModel]:
-        with self._sessions() as session:
-            models = session.scalars(select(RegisteredModelRow).order_by(RegisteredModelRow.name))
-            aliases: dict[str, dict[str, int]] = {}
-            for row in session.scalars(select(AliasRow)):
-                aliases.setdefault(row.model_name, {})[row.alias] = row.version
-            numbers: dict[str, list[int]] = {}
-            for model_name, number in session.execute(
-                select(ModelVersionRow.model_name, ModelVersionRow.version).order_by(
-                    ModelVersionRow.version
-                )
-            ):
-                numbers.setdefault(model_name, []).append(number)
-            return [
-                RegisteredModel(
-                    name=m.name,
-                    latest_version=m.latest_version,
-                    versions=tuple(numbers.get(m.name, ())),
-                    aliases=aliases.get(m.name, {}),
-                    created_at=m.created_at,
-                )
-                for m in models
-                if m.latest_version > 0
-            ]
+        return self._registered_models()
 
     def get_model(self, name: str) -> RegisteredModel:
-        for model in self.list_models():
-            if model.name == name:
-                return model
-        raise ModelNotFoundError(name)
+        found = self._registered_models(name)
+        if not found:
+            raise ModelNotFoundError(name)
+        return found[0]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         model = self.get_model(name)
@@ -233,6 +217,36 @@ class ModelRegistry:
         return self.store.get(ref)
 
     # ---------------------------------------------------------------- internals
+
+    def _registered_models(self, name: str | None = None) -> list[RegisteredModel]:
+        """Every registered model, or just `name`: three queries either way."""
+        models = select(RegisteredModelRow).order_by(RegisteredModelRow.name)
+        aliases_query = select(AliasRow)
+        numbers_query = select(ModelVersionRow.model_name, ModelVersionRow.version).order_by(
+            ModelVersionRow.version
+        )
+        if name is not None:
+            models = models.where(RegisteredModelRow.name == name)
+            aliases_query = aliases_query.where(AliasRow.model_name == name)
+            numbers_query = numbers_query.where(ModelVersionRow.model_name == name)
+        with self._sessions() as session:
+            aliases: dict[str, dict[str, int]] = {}
+            for row in session.scalars(aliases_query):
+                aliases.setdefault(row.model_name, {})[row.alias] = row.version
+            numbers: dict[str, list[int]] = {}
+            for model_name, number in session.execute(numbers_query):
+                numbers.setdefault(model_name, []).append(number)
+            return [
+                RegisteredModel(
+                    name=m.name,
+                    latest_version=m.latest_version,
+                    versions=tuple(numbers.get(m.name, ())),
+                    aliases=aliases.get(m.name, {}),
+                    created_at=m.created_at,
+                )
+                for m in session.scalars(models)
+                if m.latest_version > 0
+            ]
 
     def _write(self, transaction: Callable[[Session], T]) -> T:
         """Run one write transaction, retrying while SQLite reports its write lock busy."""

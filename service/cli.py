@@ -1,5 +1,7 @@
 """The `practica` command: train, serve, inspect and move models."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -38,8 +40,14 @@ HostOption = Annotated[str, typer.Option(help="interface to listen on")]
 PortOption = Annotated[int, typer.Option(help="TCP port")]
 
 
-def _registry() -> ModelRegistry:
-    return ModelRegistry.from_settings(ServiceSettings())
+@contextmanager
+def _registry() -> Iterator[ModelRegistry]:
+    """The configured registry, closed afterwards; its errors become usage errors."""
+    with ModelRegistry.from_settings(ServiceSettings()) as registry:
+        try:
+            yield registry
+        except RegistryError as error:
+            raise typer.BadParameter(str(error)) from None
 
 
 def _train(
@@ -105,11 +113,8 @@ def train(
         raise typer.BadParameter(str(error.args[0])) from None
     if data is not None and len(specs) != 1:
         raise typer.BadParameter("--data applies to one model at a time", param_hint="--data")
-    registry = _registry()
-    try:
+    with _registry() as registry:
         _train(specs, registry, profile, data)
-    finally:
-        registry.close()
 
 
 @app.command()
@@ -141,8 +146,7 @@ def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Train every model missing from the registry (full profile), then serve."""
     from training import CATALOG
 
-    registry = _registry()
-    try:
+    with _registry() as registry:
         present = {m.name for m in registry.list_models()}
         missing = [spec for spec in CATALOG if spec.name not in present]
         if missing:
@@ -150,8 +154,6 @@ def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
             _train(missing, registry, "full", None)
         else:
             console.print("Every catalog model is registered.")
-    finally:
-        registry.close()
     serve(host=host, port=port, workers=1)
 
 
@@ -160,8 +162,8 @@ def list_models() -> None:
     """Every catalog model with its versions and aliases."""
     from training import CATALOG
 
-    registry = _registry()
-    registered = {m.name: m for m in registry.list_models()}
+    with _registry() as registry:
+        registered = {m.name: m for m in registry.list_models()}
     table = Table("model", "module", "kind", "versions", "aliases")
     for spec in CATALOG:
         model = registered.get(spec.name)
@@ -174,11 +176,8 @@ def list_models() -> None:
 @models_app.command("show")
 def show_model(name: str) -> None:
     """One model's versions with their metrics and lineage."""
-    registry = _registry()
-    try:
+    with _registry() as registry:
         versions = registry.list_versions(name)
-    except RegistryError as error:
-        raise typer.BadParameter(str(error)) from None
     for v in versions:
         aliases = f" ({', '.join(v.aliases)})" if v.aliases else ""
         console.rule(f"{v.name} v{v.version}{aliases}")
@@ -198,11 +197,8 @@ def alias(
     version: int,
 ) -> None:
     """Point ALIAS of model NAME at VERSION (running servers pick it up on their next poll)."""
-    registry = _registry()
-    try:
+    with _registry() as registry:
         registry.set_alias(name, alias_name, version)
-    except RegistryError as error:
-        raise typer.BadParameter(str(error)) from None
     console.print(f"{name}: {alias_name} → v{version}")
 
 
@@ -217,11 +213,8 @@ def export(
     ] = None,
 ) -> None:
     """Write a self-contained bundle (the model.tar.gz SageMaker unpacks into /opt/ml/model)."""
-    registry = _registry()
-    try:
+    with _registry() as registry:
         manifest = export_bundle(registry, out, names, aliases=alias_filter)
-    except RegistryError as error:
-        raise typer.BadParameter(str(error)) from None
     count = sum(len(m.versions) for m in manifest.models)
     console.print(f"Wrote {out} with {count} version(s) of {len(manifest.models)} model(s).")
 
@@ -231,10 +224,7 @@ def import_(
     bundle: Annotated[Path, typer.Argument(exists=True, help="bundle .tar.gz or unpacked folder")],
 ) -> None:
     """Load a bundle into the registry, keeping its version numbers and aliases."""
-    registry = _registry()
-    try:
+    with _registry() as registry:
         manifest = import_bundle(registry, bundle)
-    except RegistryError as error:
-        raise typer.BadParameter(str(error)) from None
     count = sum(len(m.versions) for m in manifest.models)
     console.print(f"Imported {count} version(s) of {len(manifest.models)} model(s).")

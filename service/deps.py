@@ -1,6 +1,7 @@
 """Annotated dependencies: the long-lived objects `lifespan` puts on `app.state`."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -11,33 +12,16 @@ from service.settings import ServiceSettings
 from training import AnySpec
 
 
-def _settings(request: Request) -> ServiceSettings:
-    settings: ServiceSettings = request.app.state.settings
-    return settings
+def _from_state(attribute: str) -> Callable[[Request], Any]:
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    dependency.__name__ = f"get_{attribute}"
+    return dependency
 
 
-def _registry(request: Request) -> ModelRegistry:
-    registry: ModelRegistry = request.app.state.registry
-    return registry
-
-
-def _models(request: Request) -> LoadedModels:
-    models: LoadedModels = request.app.state.models
-    return models
-
-
-def _metrics(request: Request) -> ServiceMetrics:
-    metrics: ServiceMetrics = request.app.state.metrics
-    return metrics
-
-
-def _catalog(request: Request) -> dict[str, AnySpec]:
-    catalog: dict[str, AnySpec] = request.app.state.catalog
-    return catalog
-
-
-SettingsDep = Annotated[ServiceSettings, Depends(_settings)]
-RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
-LoadedModelsDep = Annotated[LoadedModels, Depends(_models)]
-MetricsDep = Annotated[ServiceMetrics, Depends(_metrics)]
-CatalogDep = Annotated[dict[str, AnySpec], Depends(_catalog)]
+SettingsDep = Annotated[ServiceSettings, Depends(_from_state("settings"))]
+RegistryDep = Annotated[ModelRegistry, Depends(_from_state("registry"))]
+LoadedModelsDep = Annotated[LoadedModels, Depends(_from_state("models"))]
+MetricsDep = Annotated[ServiceMetrics, Depends(_from_state("metrics"))]
+CatalogDep = Annotated[dict[str, AnySpec], Depends(_from_state("catalog"))]

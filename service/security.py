@@ -3,10 +3,10 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.settings import ServiceSettings
+from service.deps import SettingsDep
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -23,8 +23,7 @@ def _check(credentials: HTTPAuthorizationCredentials | None, expected: str, what
         raise HTTPException(403, f"invalid {what} token")
 
 
-def require_admin(request: Request, credentials: Credentials) -> None:
-    settings: ServiceSettings = request.app.state.settings
+def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.admin_token is None:
         raise HTTPException(
             403, "admin routes are disabled on this server: set PRACTICA_ADMIN_TOKEN to enable them"
@@ -32,8 +31,7 @@ def require_admin(request: Request, credentials: Credentials) -> None:
     _check(credentials, settings.admin_token.get_secret_value(), "admin")
 
 
-def require_api_token(request: Request, credentials: Credentials) -> None:
-    settings: ServiceSettings = request.app.state.settings
+def require_api_token(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.api_token is not None:
         _check(credentials, settings.api_token.get_secret_value(), "API")
 
