@@ -15,10 +15,11 @@ from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.routes import health, models
+from service.routes.classify import build_classify_router
 from service.routes.predict import build_predict_router
-from service.runtime import LoadedModels
+from service.runtime import Inference, LoadedModels
 from service.settings import ServiceSettings, get_settings
-from training import CATALOG, AnySpec
+from training import CATALOG, AnySpec, BatchPolicy, LoadContext
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,17 @@ def create_app(
             catalog,
             default_alias=settings.default_alias,
             pinned_cache_size=settings.pinned_cache_size,
+            context=LoadContext(threads=settings.inference_threads),
             on_swap=lambda name, version: metrics.serving_version.labels(name).set(version),
+        )
+        app.state.inference = Inference(
+            app.state.models,
+            metrics,
+            policies={
+                name: BatchPolicy(override.max_items, override.max_wait_ms)
+                for name, override in settings.batch_policies.items()
+            },
+            batching=settings.batching,
         )
         await run_in_threadpool(app.state.models.refresh)
         poller = asyncio.create_task(_poll_aliases(app.state.models, settings.alias_poll_s))
@@ -59,6 +70,7 @@ def create_app(
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            await app.state.inference.close()
             if owned:
                 app.state.registry.close()
 
@@ -76,6 +88,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(build_predict_router(catalog))
+    app.include_router(build_classify_router(catalog))
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

@@ -50,10 +50,45 @@ def _registry() -> Iterator[ModelRegistry]:
             raise typer.BadParameter(str(error)) from None
 
 
+class _BarListener:
+    """One model's bar: it advances on the runner's phases; a spec's own progress (epoch
+    3/20, a grid search) shows in a second bar beneath while that phase lasts."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+        self._detail: TaskID | None = None
+        self._started = False
+
+    def on_phase(self, phase: str) -> None:
+        self._close_detail()
+        self._progress.update(self._task, description=phase, advance=1 if self._started else 0)
+        self._started = True
+
+    def on_progress(self, message: str, done: int | None, total: int | None) -> None:
+        if total is None:
+            self._progress.update(self._task, description=message)
+            return
+        if self._detail is None:
+            self._detail = self._progress.add_task(message, total=total, model="")
+        self._progress.update(self._detail, description=message, completed=done, total=total)
+
+    def finish(self) -> None:
+        self._close_detail()
+        total = self._progress.tasks[self._task].total
+        self._progress.update(self._task, description="done", completed=total)
+
+    def _close_detail(self) -> None:
+        if self._detail is not None:
+            self._progress.remove_task(self._detail)
+            self._detail = None
+
+
 def _train(
     specs: list["AnySpec"], registry: ModelRegistry, profile: "Profile", data: Path | None
 ) -> None:
     from training import train_and_publish
+    from training.runner import PHASES_PER_STAGE
 
     columns = (
         SpinnerColumn(),
@@ -66,16 +101,14 @@ def _train(
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task("all models", total=len(specs), model="")
         for spec in specs:
-            stages = len(spec.stages(profile))
-            task = progress.add_task("starting", total=stages * 4, model=spec.name)
-
-            def on_step(message: str, task_id: TaskID = task) -> None:
-                progress.update(task_id, description=message, advance=1)
-
-            outcomes = train_and_publish(
-                spec, registry, profile=profile, data_path=data, on_step=on_step
+            phases = len(spec.stages(profile)) * PHASES_PER_STAGE
+            listener = _BarListener(
+                progress, progress.add_task("starting", total=phases, model=spec.name)
             )
-            progress.update(task, description="done", completed=stages * 4)
+            outcomes = train_and_publish(
+                spec, registry, profile=profile, data_path=data, listener=listener
+            )
+            listener.finish()
             progress.advance(overall)
             for outcome in outcomes:
                 v = outcome.version

@@ -22,6 +22,7 @@ from model_registry import (
 )
 from service.runtime import NoServingVersionError
 from training import PredictionError
+from training.data.images import ImageTooLargeError, InvalidImageError, UnsupportedImageError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidNameError: (422, "invalid_name"),
     ArtifactIntegrityError: (503, "artifact_integrity"),
     ArtifactMissingError: (503, "artifact_missing"),
+    UnsupportedImageError: (415, "unsupported_image"),
+    ImageTooLargeError: (413, "image_too_large"),
+    InvalidImageError: (422, "invalid_image"),
 }
 HTTP_CODES = {
     400: "bad_request",

@@ -2,6 +2,7 @@
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -38,6 +39,13 @@ class ServiceMetrics:
             "practica_predict_errors",
             "Error responses of predict routes per model and status",
             ["model", "status"],
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "practica_batch_size",
+            "Instances per model call of the micro-batcher, per model",
+            ["model"],
+            buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.serving_version = Gauge(

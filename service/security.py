@@ -23,7 +23,7 @@ def _check(credentials: HTTPAuthorizationCredentials | None, expected: str, what
         raise HTTPException(403, f"invalid {what} token")
 
 
-def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
+async def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.admin_token is None:
         raise HTTPException(
             403, "admin routes are disabled on this server: set PRACTICA_ADMIN_TOKEN to enable them"
@@ -31,7 +31,7 @@ def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
     _check(credentials, settings.admin_token.get_secret_value(), "admin")
 
 
-def require_api_token(settings: SettingsDep, credentials: Credentials) -> None:
+async def require_api_token(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.api_token is not None:
         _check(credentials, settings.api_token.get_secret_value(), "API")
 

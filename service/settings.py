@@ -2,12 +2,19 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from model_registry import RegistrySettings
 
 SAGEMAKER_MAX_BODY_BYTES = 6_291_456
+
+
+class BatchOverride(BaseModel):
+    """A model's micro-batching policy, replacing the one its spec declares."""
+
+    max_items: int = Field(ge=1, le=1000, description="instances per call at most (1: off)")
+    max_wait_ms: float = Field(ge=0, le=1000, description="longest wait for a batch to fill")
 
 
 class ServiceSettings(RegistrySettings):
@@ -31,6 +38,18 @@ class ServiceSettings(RegistrySettings):
     )
     pinned_cache_size: int = Field(
         8, ge=1, description="versions kept loaded for ?version=/?alias= requests"
+    )
+    inference_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="compute threads each model call may use (ONNX Runtime, XGBoost)",
+    )
+    batching: bool = Field(True, description="micro-batch concurrent requests where a model allows")
+    batch_policies: dict[str, BatchOverride] = Field(
+        default_factory=dict,
+        description="per-model batching as JSON, e.g. "
+        '{"news-topic": {"max_items": 16, "max_wait_ms": 4}}',
     )
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"

@@ -33,6 +33,12 @@ def _postgres_available() -> str | None:
     return None
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the loop uvicorn serves on."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     problem = _postgres_available()

@@ -4,20 +4,22 @@ A new model is a module in this package plus one line here; the service, the CLI
 the contract tests pick it up from this tuple.
 """
 
-from training.airbnb_price import AirbnbPrice
-from training.gd_quadratic import GdQuadratic
-from training.house_prices import HousePrices
-from training.iris_pca import IrisPca
-from training.loan_default import LoanDefault
-from training.mall_segments import MallSegments
-from training.mnist_knn import MnistKnn
-from training.mnist_pca import MnistPca
-from training.netflix_eda import NetflixEda
-from training.review_sentiment import ReviewSentiment
-from training.spam_svm import SpamSvm
+from training.models.airbnb_price import AirbnbPrice
+from training.models.gd_quadratic import GdQuadratic
+from training.models.house_prices import HousePrices
+from training.models.iris_pca import IrisPca
+from training.models.loan_default import LoanDefault
+from training.models.mall_segments import MallSegments
+from training.models.mnist_knn import MnistKnn
+from training.models.mnist_mlp import MnistMlp
+from training.models.mnist_pca import MnistPca
+from training.models.netflix_eda import NetflixEda
+from training.models.review_sentiment import ReviewSentiment
+from training.models.spam_svm import SpamSvm
+from training.models.titanic_chi2 import TitanicChi2
+from training.models.titanic_survival import TitanicSurvival
+from training.models.xor_net import XorNet
 from training.spec import AnySpec
-from training.titanic_chi2 import TitanicChi2
-from training.titanic_survival import TitanicSurvival
 
 CATALOG: tuple[AnySpec, ...] = (
     IrisPca(),  # 1
@@ -33,6 +35,8 @@ CATALOG: tuple[AnySpec, ...] = (
     LoanDefault(),  # 11
     ReviewSentiment(),  # 12
     AirbnbPrice(),  # 14
+    MnistMlp(),  # 15
+    XorNet(),  # 16
 )
 
 

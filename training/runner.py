@@ -13,7 +13,7 @@ import numpy as np
 from model_registry import Lineage, ModelRegistry, ModelVersion, Signature
 from model_registry.flavors import dump_json
 from model_registry.registry import DEFAULT_ALIAS
-from training.run import ProgressHook, TrainingRun
+from training.run import ProgressListener, TrainingRun
 from training.spec import AnySpec, ModelSpec, Profile, TrainConfig
 
 REPORT_PREFIX = "report/"
@@ -26,7 +26,10 @@ TRACKED_LIBRARIES = (
     "xgboost-cpu",
     "mlxtend",
     "pydantic",
+    "onnxruntime",
 )
+PHASES_PER_STAGE = 4
+"""data, fit, evaluate, publish: what a progress bar over a stage counts."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,11 @@ def train_and_publish(
     *,
     profile: Profile = "full",
     data_path: Path | None = None,
-    on_step: ProgressHook | None = None,
+    listener: ProgressListener | None = None,
 ) -> list[TrainingOutcome]:
     """Train every stage of `spec` (most specs have one) and publish a version for each."""
     return [
-        train_stage(spec, config, registry, profile=profile, data_path=data_path, on_step=on_step)
+        train_stage(spec, config, registry, profile=profile, data_path=data_path, listener=listener)
         for config in spec.stages(profile)
     ]
 
@@ -57,26 +60,26 @@ def train_stage(
     *,
     profile: Profile,
     data_path: Path | None = None,
-    on_step: ProgressHook | None = None,
+    listener: ProgressListener | None = None,
 ) -> TrainingOutcome:
     started = time.perf_counter()
     seed_everything(config.random_state)
-    run = TrainingRun(data_path=data_path, on_step=on_step)
+    run = TrainingRun(data_path=data_path, listener=listener)
 
-    run.step("loading data")
+    run.phase("loading data")
     data = spec.load_data(config, run)
-    run.step("fitting")
+    run.phase("fitting")
     artifact = spec.fit(config, data, run)
-    run.step("evaluating on held-out data")
-    metrics = spec.evaluate(artifact, data, run)
+    run.phase("evaluating on held-out data")
+    metrics = spec.evaluate(artifact, data, config, run)
 
-    run.step("publishing")
+    run.phase("publishing")
     files = spec.save(artifact)
     report = report_files(run, metrics)
     lineage = Lineage(
         dataset_sha256=run.dataset_sha256,
         git_revision=git_revision(),
-        library_versions=library_versions(),
+        library_versions=library_versions(run.libraries),
         python_version=platform.python_version(),
         training_seconds=round(time.perf_counter() - started, 3),
         profile=profile,
@@ -152,9 +155,10 @@ def git_revision() -> str | None:
     return f"{head}-dirty" if dirty else head
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(extra: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
+    """Installed versions of the default libraries and of those the run recorded."""
     versions = {}
-    for name in TRACKED_LIBRARIES:
+    for name in sorted({*TRACKED_LIBRARIES, *extra}):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -7,12 +7,16 @@ time, so the schema a version was trained against is the schema it is served wit
     TrainableSpec            config, data, fit, evaluate, save/load
      ├── ModelSpec           + input/output schemas and predict: gets a typed route
      └── AnalysisSpec        report only (hypothesis tests, EDA): no predict route
+
+Each framework (`training/frameworks/`) subclasses these with default save/load, so a
+model file holds only its data, its model and its report.
 """
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -51,6 +55,31 @@ class Floor:
         )
 
 
+@dataclass(frozen=True)
+class LoadContext:
+    """How the server wants an artifact loaded: compute threads per call and device."""
+
+    threads: int = 1
+    device: Literal["cpu", "cuda"] = "cpu"
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How the server may group concurrent requests for one model into one call.
+
+    `max_items` counts instances, not requests. A policy with `max_items == 1` (the
+    default) runs each request on its own: batching pays only where a call's fixed cost
+    dominates, as in the neural networks.
+    """
+
+    max_items: int = 1
+    max_wait_ms: float = 0.0
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.max_items > 1
+
+
 class PredictionError(Exception):
     """A well-formed request the model cannot answer (e.g. a non-convex quadratic)."""
 
@@ -67,6 +96,33 @@ DataT = TypeVar("DataT")
 ArtT = TypeVar("ArtT")
 
 
+def type_arguments(cls: type, generic: type) -> dict[str, Any]:
+    """The concrete types `cls` binds to the type parameters of its generic ancestor.
+
+    `SpamSvm(SklearnSpec[SmsMessage, ...])` with `SklearnSpec(ModelSpec[InT, ...])`
+    gives `{"InT": SmsMessage, ...}`: each level's arguments are substituted into the next.
+    """
+    return {parameter.__name__: value for parameter, value in _bindings(cls, generic).items()}
+
+
+def _bindings(cls: type, generic: type) -> dict[Any, Any]:
+    for base in getattr(cls, "__orig_bases__", ()):
+        origin = get_origin(base) or base
+        if not (isinstance(origin, type) and issubclass(origin, generic)):
+            continue
+        bound = dict(zip(getattr(origin, "__parameters__", ()), get_args(base), strict=False))
+        if origin is generic:
+            return bound
+        inner = _bindings(origin, generic)
+        return {key: bound.get(value, value) for key, value in inner.items()}
+    return {}
+
+
+def snake_case(name: str) -> str:
+    """`LinearModel` → `linear_model`: the default file name of an artifact class."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
     """What every catalog entry can do: train on its data and describe itself."""
 
@@ -78,11 +134,20 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
     kind: ClassVar[str]
     """classifier, regressor, clustering, embedding, optimiser, analysis..."""
     flavor: ClassVar[str]
-    """How the artifact is stored: numpy, skops, xgboost, json."""
+    """How the artifact is stored: numpy, skops, xgboost, json, onnx; set by the framework."""
     config_schema: type[CfgT]
+    artifact_type: type[ArtT]
+    """The artifact class, from the type parameters: frameworks rebuild it on load."""
     floors: ClassVar[tuple[Floor, ...]] = ()
     selection_metric: ClassVar[str | None] = None
     """Higher is better; a new version takes `production` only if it beats the current one."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for parameter, attribute in (("CfgT", "config_schema"), ("ArtT", "artifact_type")):
+            value = type_arguments(cls, TrainableSpec).get(parameter)
+            if isinstance(value, type) and attribute not in cls.__dict__:
+                setattr(cls, attribute, value)
 
     def config(self, profile: Profile) -> CfgT:
         """The training config of a profile: `full` is the default, `smoke` takes seconds."""
@@ -108,7 +173,9 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
         """Learn from the training part only."""
 
     @abstractmethod
-    def evaluate(self, artifact: ArtT, data: DataT, run: TrainingRun) -> dict[str, float]:
+    def evaluate(
+        self, artifact: ArtT, data: DataT, config: CfgT, run: TrainingRun
+    ) -> dict[str, float]:
         """Metrics on held-out data, plus the report's plots and tables."""
 
     @abstractmethod
@@ -116,7 +183,7 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
         """Pickle-free files of the artifact, by file name."""
 
     @abstractmethod
-    def load(self, files: Mapping[str, bytes]) -> ArtT:
+    def load(self, files: Mapping[str, bytes], context: LoadContext) -> ArtT:
         """The artifact back from `save`'s files (already hash-verified by the registry)."""
 
 
@@ -128,10 +195,27 @@ class ModelSpec(TrainableSpec[CfgT, DataT, ArtT], Generic[InT, OutT, CfgT, DataT
     example_input: ClassVar[Any]
     """One valid instance: the OpenAPI example and the contract tests' input."""
     max_batch_size: ClassVar[int] = 1000
+    batch_policy: ClassVar[BatchPolicy] = BatchPolicy()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bound = type_arguments(cls, ModelSpec)
+        for parameter, attribute in (("InT", "input_schema"), ("OutT", "output_schema")):
+            value = bound.get(parameter)
+            if isinstance(value, type) and attribute not in cls.__dict__:
+                setattr(cls, attribute, value)
 
     @abstractmethod
     def predict(self, artifact: ArtT, batch: Sequence[InT]) -> list[OutT]:
         """Predictions for a validated batch, in order."""
+
+    def batch_group(self, instance: InT) -> Hashable:
+        """Requests whose first instances share this key may be batched together.
+
+        Text models return a length bucket: padding a short text to a long one in the
+        same batch costs more than batching gains.
+        """
+        return None
 
 
 class AnalysisSpec(TrainableSpec[CfgT, DataT, ArtT]):

@@ -4,19 +4,17 @@ No `from __future__ import annotations` here: the body type is a variable of the
 factory, and postponed annotations would turn it into a query parameter.
 """
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
-from starlette.concurrency import run_in_threadpool
 
-from service.deps import LoadedModelsDep, MetricsDep
+from service.deps import InferenceDep
 from service.logging import model_var
 from service.schemas import MAX_INSTANCES, ErrorResponse, PredictRequest, PredictResponse
 from service.security import ApiTokenIfSet
-from training import AnyModelSpec, AnySpec, ModelSpec, PredictionError
+from training import AnyModelSpec, AnySpec, ModelSpec
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -39,7 +37,7 @@ def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
                 f"/{spec.name}/predict",
                 _make_endpoint(spec),
                 methods=["POST"],
-                response_model=_response_model(spec),
+                response_model=response_model(spec),
                 name=f"predict_{spec.name.replace('-', '_')}",
                 summary=f"Predict with {spec.name} (module {spec.module})",
                 description=spec.title,
@@ -51,34 +49,23 @@ def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
 
 def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
     request_type = _request_model(spec)
-    response_type = _response_model(spec)
+    response_type = response_model(spec)
     example = {"instances": [spec.example_input.model_dump(mode="json")]}
     name = spec.name
 
     async def predict(
         body: Annotated[request_type, _body_example(example)],  # type: ignore[valid-type]
-        models: LoadedModelsDep,
-        metrics: MetricsDep,
+        inference: InferenceDep,
         version: Annotated[int | None, Query(ge=1, description="pin a version")] = None,
         alias: Annotated[
             str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")
         ] = None,
     ) -> Response:
         model_var.set(name)
-        predictor = models.lookup(name, version, alias)
-        if predictor is None:
-            predictor = await run_in_threadpool(models.load_pinned, name, version, alias)
-        started = time.perf_counter()
-        try:
-            instances = cast(PredictRequest[Any], body).instances
-            outputs = await run_in_threadpool(predictor.predict, instances)
-        except PredictionError:
-            metrics.predictions.labels(name, "rejected").inc()
-            raise
-        metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
-        metrics.predictions.labels(name, "ok").inc()
+        instances = cast(PredictRequest[Any], body).instances
+        result = await inference.infer(name, instances, version=version, alias=alias)
         response: BaseModel = response_type(
-            model=name, version=predictor.version, predictions=outputs
+            model=name, version=result.version, predictions=result.outputs
         )
         # Serialised here, once: returning the model would make FastAPI validate it again.
         return Response(response.model_dump_json(), media_type="application/json")
@@ -113,6 +100,6 @@ def _request_model(spec: AnyModelSpec) -> Any:
     )
 
 
-def _response_model(spec: AnyModelSpec) -> Any:
+def response_model(spec: AnyModelSpec) -> Any:
     generic: Any = PredictResponse
     return generic[spec.output_schema]

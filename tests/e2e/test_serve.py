@@ -33,7 +33,7 @@ def test_typed_client_against_a_real_server(server: Server) -> None:
         assert isinstance(prediction.predictions[0]["survived"], bool)
         assert client.predict("titanic-survival", [PASSENGER], version=1).version == 1
         report = client.report("house-prices")
-        assert "coefficients" in report.tables
+        assert "feature_importance" in report.tables  # the fitted coefficients
         assert client.plot("house-prices", report.plots[0].name).startswith(b"\x89PNG")
         detail = client.get_model("titanic-survival")
         assert [v.version for v in detail.version_details] == [1, 2]

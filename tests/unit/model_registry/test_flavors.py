@@ -18,7 +18,7 @@ from model_registry.flavors import (
     load_skops,
     load_xgboost,
 )
-from training.trusted_types import TRUSTED_TYPES
+from training.frameworks.sklearn import TRUSTED_TYPES
 
 
 def test_npz_round_trip() -> None:

@@ -1,59 +1,118 @@
-"""LoadedModels: the swap on alias moves, and what happens when a new version cannot load."""
+"""LoadedModels with fake models: swaps on alias moves, failed loads, and loads off the lock."""
 
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from model_registry import ModelRegistry, RegistrySettings
 from service.runtime import LoadedModels, NoServingVersionError
-from training import CATALOG, get_spec
+from tests.fakes import EchoInput, EchoSpec, SlowEchoSpec, publish_fake_version
 
 
 @pytest.fixture
-def registry(home_copy: Path) -> ModelRegistry:
-    opened = ModelRegistry.from_settings(RegistrySettings(home=home_copy))
+def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
+    opened = ModelRegistry.from_settings(RegistrySettings(home=tmp_path))
     yield opened
     opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_fakes() -> Iterator[None]:
+    EchoSpec.loads.clear()
+    yield
+    EchoSpec.load_delay_s = 0.0
 
 
 def test_refresh_swaps_only_what_moved_and_old_predictors_stay_usable(
     registry: ModelRegistry,
 ) -> None:
-    models = LoadedModels(registry, CATALOG)
-    models.refresh()
-    before = models.lookup("titanic-survival")
+    publish_fake_version(registry, offset=1)
+    publish_fake_version(registry, offset=2)
+    publish_fake_version(registry, SlowEchoSpec(), offset=5)
+    registry.set_alias("echo", "production", 1)
+    models = LoadedModels(registry, [EchoSpec(), SlowEchoSpec()])
+    assert models.refresh() == {"echo": 1, "slow-echo": 1}
+    before = models.lookup("echo")
+    untouched = models.lookup("slow-echo")
+    registry.set_alias("echo", "production", 2)
+    assert models.refresh() == {"echo": 2}
+    after = models.lookup("echo")
+    assert after is not None
+    assert after.version == 2
+    assert models.lookup("slow-echo") is untouched
     assert before is not None
-    assert before.version == 2
-    untouched = models.lookup("iris-pca")
-
-    registry.set_alias("titanic-survival", "production", 1)
-    assert models.refresh() == {"titanic-survival": 1}
-    assert models.lookup("titanic-survival").version == 1  # type: ignore[union-attr]
-    assert models.lookup("iris-pca") is untouched
-    example = get_spec("titanic-survival").example_input  # type: ignore[attr-defined]
-    assert before.predict([example])  # a request holding the old predictor still finishes
+    assert before.predict([EchoInput(value=1)])[0].value == 2.0
+    assert after.predict([EchoInput(value=1)])[0].value == 3.0
 
 
-def test_a_version_that_fails_to_load_is_not_swapped_in(
-    registry: ModelRegistry, home_copy: Path
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
+    registry: ModelRegistry, tmp_path: Path
 ) -> None:
-    models = LoadedModels(registry, CATALOG)
+    publish_fake_version(registry, offset=1)
+    bad = publish_fake_version(registry, offset=2)
+    registry.set_alias("echo", "production", 1)
+    models = LoadedModels(registry, [EchoSpec()])
     models.refresh()
-    broken = registry.get_version("titanic-survival", 1)
-    ref = broken.files["model.skops"]
-    (home_copy / "artifacts" / "sha256" / ref.sha256[:2] / ref.sha256).write_bytes(b"tampered")
-
-    registry.set_alias("titanic-survival", "production", 1)
+    blob = next((tmp_path / "artifacts").rglob(bad.files["echo_artifact.npz"].sha256))
+    blob.write_bytes(b"tampered")
+    registry.set_alias("echo", "production", 2)
     assert models.refresh() == {}
-    assert models.lookup("titanic-survival").version == 2  # type: ignore[union-attr]
-    assert "sha256" in models.failures["titanic-survival"]
+    serving = models.lookup("echo")
+    assert serving is not None
+    assert serving.version == 1
+    assert "sha256" in models.failures["echo"]
 
 
-def test_untrained_models_are_reported_not_crashed_on(tmp_path: Path) -> None:
-    empty = ModelRegistry.from_settings(RegistrySettings(home=tmp_path))
-    models = LoadedModels(empty, CATALOG)
+def test_a_model_never_trained_has_no_serving_version(registry: ModelRegistry) -> None:
+    models = LoadedModels(registry, [EchoSpec()])
     models.refresh()
-    assert models.is_ready
-    with pytest.raises(NoServingVersionError, match="practica train iris-pca"):
-        models.lookup("iris-pca")
-    empty.close()
+    with pytest.raises(NoServingVersionError):
+        models.lookup("echo")
+
+
+def test_concurrent_requests_for_one_pinned_version_share_one_load(
+    registry: ModelRegistry,
+) -> None:
+    publish_fake_version(registry, offset=1)
+    publish_fake_version(registry, offset=2)
+    models = LoadedModels(registry, [EchoSpec()])
+    models.refresh()
+    EchoSpec.loads.clear()
+    EchoSpec.load_delay_s = 0.2
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(models.load_pinned("echo", 2)))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(EchoSpec.loads) == 1
+    assert len({id(r) for r in results}) == 1
+    assert results[0].version == 2
+
+
+def test_a_slow_load_does_not_block_pinned_loads_of_other_versions(
+    registry: ModelRegistry,
+) -> None:
+    publish_fake_version(registry, offset=1)
+    publish_fake_version(registry, offset=2)
+    registry.set_alias("echo", "production", 1)
+    models = LoadedModels(registry, [EchoSpec()])
+    models.refresh()
+    registry.set_alias("echo", "production", 2)
+    EchoSpec.load_delay_s = 1.0
+    refresher = threading.Thread(target=models.refresh)
+    refresher.start()
+    time.sleep(0.1)  # the refresh is now inside its slow load of v2
+    EchoSpec.load_delay_s = 0.0
+    started = time.perf_counter()
+    pinned = models.load_pinned("echo", 1)
+    waited = time.perf_counter() - started
+    refresher.join()
+    assert pinned.version == 1
+    assert waited < 0.5, "a pinned load waited for another version's load"

@@ -1,12 +1,13 @@
 """The runner's champion/challenger rule and lineage, with a tiny spec whose score we choose."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from model_registry import ModelRegistry
-from model_registry.flavors import dump_json, load_json
+from training.frameworks.json import JsonSpec
 from training.run import TrainingRun
-from training.runner import train_and_publish
-from training.spec import ModelSpec, Schema, TrainConfig
+from training.runner import PHASES_PER_STAGE, train_and_publish
+from training.spec import LoadContext, Schema, TrainConfig
 
 
 class Number(Schema):
@@ -17,15 +18,16 @@ class ScoreConfig(TrainConfig):
     score: float = 0.5
 
 
-class ScoredSpec(ModelSpec[Number, Number, ScoreConfig, bytes, float]):
+@dataclass(frozen=True)
+class Score:
+    value: float
+
+
+class ScoredSpec(JsonSpec[Number, Number, ScoreConfig, bytes, Score]):
     name = "scored-spec"
     module = 0
     title = "A spec whose held-out score is its config"
     kind = "regressor"
-    flavor = "json"
-    input_schema = Number
-    output_schema = Number
-    config_schema = ScoreConfig
     example_input = Number(value=1.0)
     selection_metric = "score"
 
@@ -40,21 +42,18 @@ class ScoredSpec(ModelSpec[Number, Number, ScoreConfig, bytes, float]):
         run.record_dataset("numbers", data)
         return data
 
-    def fit(self, config: ScoreConfig, data: bytes, run: TrainingRun) -> float:
-        return config.score
+    def fit(self, config: ScoreConfig, data: bytes, run: TrainingRun) -> Score:
+        run.step("fitting", 1, 1)
+        return Score(config.score)
 
-    def evaluate(self, artifact: float, data: bytes, run: TrainingRun) -> dict[str, float]:
+    def evaluate(
+        self, artifact: Score, data: bytes, config: ScoreConfig, run: TrainingRun
+    ) -> dict[str, float]:
         run.note("scored")
-        return {"score": artifact}
+        return {"score": artifact.value}
 
-    def save(self, artifact: float) -> dict[str, bytes]:
-        return {"score.json": dump_json(artifact)}
-
-    def load(self, files: Mapping[str, bytes]) -> float:
-        return float(load_json(files["score.json"]))
-
-    def predict(self, artifact: float, batch: Sequence[Number]) -> list[Number]:
-        return [Number(value=item.value * artifact) for item in batch]
+    def predict(self, artifact: Score, batch: Sequence[Number]) -> list[Number]:
+        return [Number(value=item.value * artifact.value) for item in batch]
 
 
 def _train(registry: ModelRegistry, score: float) -> bool:
@@ -83,3 +82,30 @@ def test_lineage_records_what_produced_the_version(sqlite_registry: ModelRegistr
     assert lineage.report_files == ["report/metrics.json", "report/report.json"]
     assert version.params == {"random_state": 0, "score": 0.5}
     assert version.signature.inputs == Number.model_json_schema()
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.progress: list[tuple[str, int | None, int | None]] = []
+
+    def on_phase(self, phase: str) -> None:
+        self.phases.append(phase)
+
+    def on_progress(self, message: str, done: int | None, total: int | None) -> None:
+        self.progress.append((message, done, total))
+
+
+def test_progress_counts_phases_apart_from_a_specs_own_steps(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    listener = Listener()
+    train_and_publish(ScoredSpec(0.5), sqlite_registry, listener=listener)
+    assert len(listener.phases) == PHASES_PER_STAGE
+    assert listener.progress == [("fitting", 1, 1)]
+
+
+def test_a_json_artifact_round_trips_through_its_framework(sqlite_registry: ModelRegistry) -> None:
+    [outcome] = train_and_publish(ScoredSpec(0.25), sqlite_registry)
+    files = sqlite_registry.read_files(outcome.version, ["score.json"])
+    assert ScoredSpec(0).load(files, LoadContext()) == Score(0.25)

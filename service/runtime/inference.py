@@ -1,0 +1,93 @@
+"""The one inference path: every route that predicts (typed REST, SageMaker, OIP V2,
+/classify, /recommend) calls `Inference.infer` and only adapts its input and output.
+
+Lookup, pinned-version loading, batching, metrics and the thread-pool call live here
+once. The event loop never runs a model: a request makes exactly one thread-pool hop,
+the model call (or, when batched, the batch's call it shares).
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from service.metrics import ServiceMetrics
+from service.runtime.batching import MicroBatcher
+from service.runtime.loaded_models import LoadedModels
+from training import BatchPolicy, PredictionError, Predictor
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    model: str
+    version: int
+    outputs: list[Any]
+
+
+class Inference:
+    """Runs validated instances through the predictor a request means."""
+
+    def __init__(
+        self,
+        models: LoadedModels,
+        metrics: ServiceMetrics,
+        *,
+        policies: dict[str, BatchPolicy] | None = None,
+        batching: bool = True,
+    ) -> None:
+        self.models = models
+        self._metrics = metrics
+        self._policies = {
+            name: (policies or {}).get(name, spec.batch_policy)
+            for name, spec in models.specs.items()
+        }
+        self._batching = batching
+        self._batchers: dict[tuple[str, int], MicroBatcher] = {}
+
+    def policy(self, name: str) -> BatchPolicy:
+        return self._policies[name]
+
+    async def infer(
+        self,
+        name: str,
+        instances: Sequence[Any],
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> InferenceResult:
+        predictor = self.models.lookup(name, version, alias)
+        if predictor is None:
+            predictor = await run_in_threadpool(self.models.load_pinned, name, version, alias)
+        started = time.perf_counter()
+        try:
+            outputs = await self._execute(name, predictor, instances)
+        except PredictionError:
+            self._metrics.predictions.labels(name, "rejected").inc()
+            raise
+        self._metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
+        self._metrics.predictions.labels(name, "ok").inc()
+        return InferenceResult(name, predictor.version, outputs)
+
+    async def _execute(
+        self, name: str, predictor: Predictor, instances: Sequence[Any]
+    ) -> list[Any]:
+        policy = self._policies[name]
+        if not (self._batching and policy.is_enabled):
+            return await run_in_threadpool(predictor.predict, instances)
+        key = (name, predictor.version)
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            histogram = self._metrics.batch_size.labels(name)
+            batcher = self._batchers[key] = MicroBatcher(
+                predictor.predict,
+                policy,
+                group_key=predictor.spec.batch_group,
+                on_batch=histogram.observe,
+            )
+        return await batcher.submit(instances)
+
+    async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.close()

@@ -1,0 +1,139 @@
+"""The one inference path, through the app, with fake models: hops, batching, import weight."""
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from model_registry import ModelRegistry, RegistrySettings
+from service import ServiceSettings, create_app
+from tests.fakes import EchoSpec, SlowEchoSpec, publish_fake_version
+
+FAKES = [EchoSpec(), SlowEchoSpec()]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    registry = ModelRegistry.from_settings(RegistrySettings(home=tmp_path))
+    try:
+        publish_fake_version(registry, offset=10)
+        publish_fake_version(registry, SlowEchoSpec(), offset=10)
+    finally:
+        registry.close()
+    return tmp_path
+
+
+@pytest.fixture
+async def client(home: Path) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ServiceSettings(home=home, log_json=False), catalog=FAKES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as opened,
+    ):
+        yield opened
+
+
+@pytest.fixture
+def count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call into the thread pool, by the name of the function sent there."""
+    hops: list[str] = []
+    original: Callable[..., Any] = anyio.to_thread.run_sync
+
+    async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return hops
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_predict_request_makes_exactly_one_thread_pool_hop(
+    client: httpx.AsyncClient, count_hops: list[str]
+) -> None:
+    response = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == [{"value": 11.0, "batch_size": 1}]
+    assert len(count_hops) == 1, count_hops
+
+
+async def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    async def ask(value: float) -> httpx.Response:
+        return await client.post(
+            "/v1/models/slow-echo/predict", json={"instances": [{"value": value}]}
+        )
+
+    responses = await asyncio.gather(*(ask(v) for v in range(24)))
+    batch_sizes = []
+    for value, response in enumerate(responses):
+        assert response.status_code == 200, response.text
+        [prediction] = response.json()["predictions"]
+        assert prediction["value"] == value + 10, "each request gets its own answer"
+        batch_sizes.append(prediction["batch_size"])
+    assert max(batch_sizes) > 1
+    exposition = (await client.get("/metrics")).text
+    count = next(
+        line for line in exposition.splitlines()
+        if line.startswith('practica_batch_size_count{model="slow-echo"}')
+    )  # fmt: skip
+    assert float(count.split()[-1]) < 24, "fewer model calls than requests"
+    single = next(
+        line for line in exposition.splitlines()
+        if line.startswith('practica_batch_size_bucket{le="1.0",model="slow-echo"}')
+    )  # fmt: skip
+    assert float(single.split()[-1]) < float(count.split()[-1]), "some batches held > 1 item"
+
+
+async def test_one_refused_instance_fails_only_its_own_request(
+    client: httpx.AsyncClient,
+) -> None:
+    async def ask(instance: dict[str, Any]) -> httpx.Response:
+        return await client.post("/v1/models/slow-echo/predict", json={"instances": [instance]})
+
+    good, bad, other = await asyncio.gather(
+        ask({"value": 1}), ask({"value": 2, "fail": True}), ask({"value": 3})
+    )
+    assert good.status_code == 200
+    assert other.status_code == 200
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "instances", "fail"]
+
+
+async def test_batching_can_be_switched_off_in_settings(home: Path) -> None:
+    app: FastAPI = create_app(
+        ServiceSettings(home=home, log_json=False, batching=False), catalog=FAKES
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        responses = await asyncio.gather(*(
+            client.post("/v1/models/slow-echo/predict", json={"instances": [{"value": v}]})
+            for v in range(6)
+        ))  # fmt: skip
+    assert {r.json()["predictions"][0]["batch_size"] for r in responses} == {1}
+
+
+def test_importing_and_creating_the_app_loads_neither_matplotlib_nor_torch() -> None:
+    """Report-only libraries and PyTorch stay out of the serving process."""
+    script = (
+        "import sys; from service import create_app, ServiceSettings; "
+        "import tempfile; create_app(ServiceSettings(home=tempfile.mkdtemp())); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'torch', "
+        "'transformers'}); print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""

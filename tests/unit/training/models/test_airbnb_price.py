@@ -1,0 +1,106 @@
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.models.airbnb_price import (
+    CATEGORICAL,
+    NUMERIC,
+    TEXT,
+    AirbnbPrice,
+    AirbnbPriceTrainConfig,
+    PriceMeta,
+    PriceModel,
+    build_preprocess,
+    clean_prices,
+    listing_features,
+    name_counts,
+)
+from training.spec import LoadContext
+
+SPEC = AirbnbPrice()
+
+
+def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
+    cleaned = clean_prices(pd.Series(["$1,234.00", " $85.00", "free", None]))
+    assert cleaned.iloc[:2].tolist() == [1234.0, 85.0]
+    assert cleaned.iloc[2:].isna().all()
+    assert clean_prices(pd.Series([99, 120])).tolist() == [99.0, 120.0]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Modern 2BR/2BA Craftsman near Green Lake", (2, 2, None, None, 0)),
+        ("3B2.5B house with view", (3, 2.5, None, None, 0)),
+        ("Spacious 3 bedrooms, 1.5 baths, 4 beds, sleeps 8", (3, 1.5, 4, 8, 0)),
+        ("Cozy studio, sleeps up to 2", (None, None, None, 2, 1)),
+        ("Loft at 1234 B street", (None, None, None, None, 0)),  # an address, not rooms
+    ],
+)
+def test_name_counts_reads_rooms_written_in_titles(
+    title: str, expected: tuple[float | None, ...]
+) -> None:
+    [row] = name_counts(pd.Series([title])).to_dict("records")
+    got = tuple(None if pd.isna(v) else v for v in row.values())
+    assert got == expected
+
+
+def test_listing_features_measure_recency_from_the_reference_date() -> None:
+    rows = pd.DataFrame([
+        SPEC.example_input.model_dump(),
+        {**SPEC.example_input.model_dump(), "last_review": None, "reviews_per_month": None,
+         "neighbourhood": None},
+        {**SPEC.example_input.model_dump(), "last_review": date(2030, 1, 1)},
+    ])  # fmt: skip
+    features = listing_features(rows, reference_date="2025-03-16")
+    assert list(features.columns) == [*NUMERIC, *CATEGORICAL, TEXT]
+    days = features["days_since_last_review"].tolist()
+    assert days[0] == 21
+    assert np.isnan(days[1])  # never reviewed: imputed in the pipeline, with an indicator
+    assert days[2] == 0  # a date after the training data counts as zero days
+    assert features["reviews_per_month"].tolist() == [2.1, 0.0, 2.1]  # never reviewed
+    assert features["neighbourhood"].tolist() == ["Green Lake", "unknown", "Green Lake"]
+    assert features["bedrooms"].tolist() == [2, 2, 2]
+
+
+def _trained(winner: str) -> PriceModel:
+    import xgboost
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame([SPEC.example_input.model_dump()] * 40)
+    rows["latitude"] = rng.uniform(47.5, 47.7, 40)
+    features = listing_features(rows, reference_date="2025-03-16")
+    y = 5 + rng.normal(scale=0.3, size=40)
+    preprocess = build_preprocess(AirbnbPriceTrainConfig(tfidf_max_features=20)).fit(features)
+    X = preprocess.transform(features)
+    regressor = (
+        Ridge().fit(X, y)
+        if winner == "ridge"
+        else xgboost.train({"objective": "reg:squarederror"}, xgboost.DMatrix(X, y), 3)
+    )
+    meta = PriceMeta(
+        reference_date="2025-03-16", price_cap_usd=700.0, log_price_range=(3.0, 6.5),
+        listings_with_price=40, listings_without_price=0, estimator=winner,  # type: ignore[arg-type]
+        validation_r2_log_price={"ridge": 0.5, "xgboost": 0.4}, ridge_alpha=1.0,
+        xgboost_max_depth=4, xgboost_rounds=3,
+    )  # fmt: skip
+    return PriceModel(preprocess, regressor, meta)
+
+
+@pytest.mark.parametrize(
+    ("winner", "regressor_file"), [("ridge", "ridge.skops"), ("xgboost", "booster.ubj")]
+)
+def test_save_then_load_keeps_the_file_names_of_earlier_versions(
+    winner: str, regressor_file: str
+) -> None:
+    artifact = _trained(winner)
+    files = SPEC.save(artifact)
+    assert set(files) == {"preprocess.skops", "meta.json", regressor_file}
+    loaded = SPEC.load(files, LoadContext())
+    assert loaded.meta == artifact.meta
+    [before], [after] = (SPEC.predict(a, [SPEC.example_input]) for a in (artifact, loaded))
+    assert after.price_usd == pytest.approx(before.price_usd)
+    assert np.exp(3.0 - 1) <= after.price_usd <= np.exp(6.5 + 1)

@@ -1,0 +1,12 @@
+"""One module per framework: how its artifacts are stored and loaded, and a base spec.
+
+    base       an artifact dataclass as one framework object plus JSON metadata
+    numpy      arrays in an `.npz` (allow_pickle=False)           NumpySpec
+    json       a dataclass as JSON (analyses, tuned optimisers)    JsonSpec
+    sklearn    skops with our trusted types; vocabularies as JSON  SklearnSpec
+    xgboost    XGBoost's own UBJSON                                XGBoostSpec
+    onnx       ONNX Runtime sessions: how networks are served      OnnxNetwork
+    torch      PyTorch training loop, safetensors, ONNX export     TorchSpec (training only)
+
+Nothing here unpickles: each loader reads only data formats.
+"""

@@ -1,0 +1,440 @@
+"""Module 14 (capstone): nightly prices of Seattle Airbnb listings, Ridge vs XGBoost.
+
+The pipeline cleans prices (text like "$1,234.00" or numbers; missing and non-positive
+dropped, the top 1% of the training prices capped away), models the log price, and
+builds features from location, room type, stay rules, reviews, availability, the host's
+listing count and the listing's name (bedrooms, baths, beds and guests parsed from it,
+plus TF-IDF of its words). Both candidates share that preprocessing; the one with the
+better validation R² is published, and both are scored on the held-out listings.
+
+Artifact: the fitted preprocessing in skops (`preprocess.skops`), the winning regressor
+as a skops Ridge (`ridge.skops`) or an XGBoost UBJ booster (`booster.ubj`), and
+`meta.json` naming the winner and the constants prediction needs.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from functools import partial
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, StringConstraints, TypeAdapter
+
+from model_registry.flavors import dump_xgboost
+from training.data import Holdout, holdout
+from training.data.loaders import load_airbnb_listings
+from training.frameworks.base import META_FILE
+from training.frameworks.sklearn import SklearnSpec, dump_estimator, load_estimator
+from training.frameworks.xgboost import load_booster
+from training.models._tabular import BoostingConfig, boost, boosting_params
+from training.report.figures import subplots
+from training.report.importance import plot_importance
+from training.report.regression import report_regression
+from training.run import TrainingRun
+from training.schemas import Text
+from training.spec import Floor, LoadContext, Schema
+
+RoomType = Literal["Entire home/apt", "Private room", "Shared room", "Hotel room"]
+Estimator = Literal["ridge", "xgboost"]
+PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+NUMERIC = [
+    "latitude", "longitude", "log_minimum_nights", "log_number_of_reviews", "reviews_per_month",
+    "days_since_last_review", "availability_365", "log_host_listings",
+    "bedrooms", "bathrooms", "beds", "guests", "is_studio",
+]  # fmt: skip
+CATEGORICAL = ["room_type", "neighbourhood_group", "neighbourhood"]
+TEXT = "name"
+PREPROCESS_FILE = "preprocess.skops"
+RIDGE_FILE = "ridge.skops"
+BOOSTER_FILE = "booster.ubj"
+
+
+# Room counts as hosts write them in titles: "3B2.5B", "2BR/2BA", "2BD 1BA", "3 bedrooms".
+_BED_BATH = re.compile(
+    r"\b(\d{1,2})\s*b(?:r|d|ed)?s?\s*[/,&]?\s*(\d(?:\.5)?)\s*b(?:a|ath)?s?\b", re.I
+)
+_BEDROOMS = re.compile(r"\b(\d{1,2})\s*-?\s*(?:bedrooms?|bdrms?|brs?|bds?|b)\b", re.I)
+_BATHROOMS = re.compile(r"\b(\d(?:\.5)?)\s*-?\s*(?:bathrooms?|baths?|ba)\b", re.I)
+_BEDS = re.compile(r"\b(\d{1,2})\s*(?:queen |king |twin |full )?beds\b", re.I)
+_GUESTS = re.compile(r"\bsleeps\s*(?:up to\s*)?(\d{1,2})\b", re.I)
+_STUDIO = re.compile(r"\bstudio\b", re.I)
+_MAX_COUNT = 20.0  # larger numbers in a title are addresses or prices, not rooms
+
+
+class Listing(Schema):
+    """A Seattle Airbnb listing as Inside Airbnb's summary file describes it."""
+
+    name: Text = Field(description="the listing's title, e.g. 'Modern 2BR/2BA near Green Lake'")
+    neighbourhood_group: PlaceName = Field(
+        description="Inside Airbnb's district, e.g. 'Capitol Hill'; an unknown one is ignored"
+    )
+    neighbourhood: PlaceName = Field(
+        description="Inside Airbnb's neighbourhood, e.g. 'Wallingford'; an unknown one is ignored"
+    )
+    latitude: float = Field(ge=47.48, le=47.74, description="degrees north, within Seattle")
+    longitude: float = Field(ge=-122.46, le=-122.22, description="degrees east, within Seattle")
+    room_type: RoomType
+    minimum_nights: int = Field(ge=1, le=1125, description="shortest stay the host accepts")
+    number_of_reviews: int = Field(ge=0, le=100_000)
+    reviews_per_month: float | None = Field(
+        None, ge=0, le=1000, description="average reviews per month; none when never reviewed"
+    )
+    last_review: date | None = Field(
+        None, ge=date(2008, 1, 1), description="date of the latest review; none when never reviewed"
+    )
+    availability_365: int = Field(ge=0, le=365, description="nights bookable in the next year")
+    calculated_host_listings_count: int = Field(
+        ge=1, le=10_000, description="listings the host has in Seattle"
+    )
+
+
+class PriceEstimate(Schema):
+    price_usd: float = Field(gt=0, description="estimated nightly price, USD")
+
+
+class AirbnbPriceTrainConfig(BoostingConfig):
+    validation_size: float = Field(
+        0.15, gt=0, lt=1, description="share of the training listings that picks the winner"
+    )
+    max_rounds: int = Field(3000, ge=1, description="XGBoost rounds before early stopping")
+    price_quantile_cap: float = Field(
+        0.99,
+        gt=0.5,
+        le=1,
+        description="listings above this quantile of training prices are dropped",
+    )
+    tfidf_max_features: int = Field(500, ge=1, description="words and word pairs kept from names")
+    ridge_alphas: tuple[float, ...] = Field((0.3, 1.0, 3.0, 10.0, 30.0), min_length=1)
+    max_depths: tuple[int, ...] = Field(
+        (4, 6, 8), min_length=1, description="XGBoost tree depths tried; the validation picks one"
+    )
+    learning_rate: float = Field(0.05, gt=0, le=1)
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """What cleaning learned from the training listings."""
+
+    reference_date: str  # the latest review: recency is counted from it
+    price_cap_usd: float  # listings priced above it were dropped
+    log_price_range: tuple[float, float]  # of the training listings kept
+    listings_with_price: int
+    listings_without_price: int
+
+
+@dataclass(frozen=True)
+class PriceMeta(Cleaning):
+    """`meta.json`: the cleaning constants and the choice between the candidates."""
+
+    estimator: Estimator  # the winner
+    validation_r2_log_price: dict[str, float]  # of each candidate
+    ridge_alpha: float
+    xgboost_max_depth: int
+    xgboost_rounds: int
+
+
+@dataclass(frozen=True)
+class PriceModel:
+    preprocess: Any  # sklearn ColumnTransformer
+    regressor: Any  # the winner: sklearn Ridge or xgboost.Booster, as `meta.estimator` says
+    meta: PriceMeta
+    # Both candidates by name, kept in memory for the report's comparison; only the winner
+    # is saved.
+    candidates: dict[Estimator, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Listings:
+    """The listings with a usable price, cleaned and split."""
+
+    split: Holdout[pd.DataFrame]  # `listing_features` of each part; y is the log price
+    cleaning: Cleaning
+
+
+def _predict_log(name: Estimator, regressor: Any, X: np.ndarray) -> np.ndarray:
+    if name == "xgboost":
+        return np.asarray(regressor.inplace_predict(X), dtype=np.float64)
+    return np.asarray(regressor.predict(X), dtype=np.float64)
+
+
+def _clip(meta: PriceMeta, log_price: np.ndarray) -> np.ndarray:
+    """Keep estimates within the training prices, give or take a factor e: a linear model
+    fed extreme but valid inputs must not answer with an overflowing price."""
+    low, high = meta.log_price_range
+    return np.asarray(np.clip(log_price, low - 1.0, high + 1.0))
+
+
+def clean_prices(price: pd.Series) -> pd.Series:
+    """Nightly price in USD as floats; text such as '$1,234.00' is parsed, junk becomes NaN."""
+    if pd.api.types.is_numeric_dtype(price):
+        return price.astype(np.float64)
+    text = price.astype("string").str.replace(r"[$,\s]", "", regex=True)
+    return pd.to_numeric(text, errors="coerce").astype(np.float64)
+
+
+def name_counts(names: pd.Series) -> pd.DataFrame:
+    """Bedrooms, bathrooms, beds and guests written in titles (NaN when not), and studios."""
+
+    def number(pattern: re.Pattern[str], group: int = 1) -> pd.Series:
+        values = names.str.extract(pattern)[group - 1].astype(np.float64)
+        return values.where(values <= _MAX_COUNT)
+
+    bedrooms, bathrooms = number(_BED_BATH, 1), number(_BED_BATH, 2)
+    return pd.DataFrame({
+        "bedrooms": bedrooms.fillna(number(_BEDROOMS)),
+        "bathrooms": bathrooms.fillna(number(_BATHROOMS)),
+        "beds": number(_BEDS),
+        "guests": number(_GUESTS),
+        "is_studio": names.str.contains(_STUDIO).astype(np.float64),
+    })  # fmt: skip
+
+
+def listing_features(frame: pd.DataFrame, reference_date: str) -> pd.DataFrame:
+    """Model inputs from listing rows in Inside Airbnb's columns.
+
+    `reference_date` is the latest review date in the training data: review recency is
+    measured from it, and a later date (at serving time) counts as zero days.
+    """
+    names = frame["name"].fillna("").astype(str)
+    last_review = pd.to_datetime(frame["last_review"], errors="coerce")
+    days = (pd.Timestamp(reference_date) - last_review).dt.days.astype(np.float64).clip(lower=0)
+    out = pd.DataFrame({
+        "latitude": frame["latitude"].astype(np.float64),
+        "longitude": frame["longitude"].astype(np.float64),
+        "log_minimum_nights": np.log1p(frame["minimum_nights"].astype(np.float64)),
+        "log_number_of_reviews": np.log1p(frame["number_of_reviews"].astype(np.float64)),
+        # Inside Airbnb leaves it empty exactly when a listing has no reviews.
+        "reviews_per_month": frame["reviews_per_month"].astype(np.float64).fillna(0.0),
+        "days_since_last_review": days,
+        "availability_365": frame["availability_365"].astype(np.float64),
+        "log_host_listings": np.log1p(frame["calculated_host_listings_count"].astype(np.float64)),
+    }, index=frame.index)  # fmt: skip
+    out = out.join(name_counts(names).set_axis(frame.index))
+    for column in CATEGORICAL:
+        out[column] = frame[column].fillna("unknown").astype(str)
+    out[TEXT] = names
+    return out[[*NUMERIC, *CATEGORICAL, TEXT]]
+
+
+def build_preprocess(config: AirbnbPriceTrainConfig) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = Pipeline([
+        # The indicator keeps "not stated in the title" / "never reviewed" as a signal.
+        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+        ("scale", StandardScaler()),
+    ])  # fmt: skip
+    # Rare and unseen neighbourhoods share one 'infrequent' column instead of failing.
+    categorical = OneHotEncoder(
+        handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False
+    )
+    text = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=5, max_features=config.tfidf_max_features,
+        sublinear_tf=True, strip_accents="unicode", dtype=np.float64,
+    )  # fmt: skip
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, NUMERIC),
+            ("categorical", categorical, CATEGORICAL),
+            ("text", text, TEXT),
+        ],
+        sparse_threshold=0.0,  # dense: XGBoost then reads 0 as zero, not as missing
+    )
+
+
+class AirbnbPrice(
+    SklearnSpec[Listing, PriceEstimate, AirbnbPriceTrainConfig, Listings, PriceModel]
+):
+    name = "airbnb-price"
+    module = 14
+    title = "Capstone: Seattle Airbnb nightly prices, Ridge vs XGBoost"
+    kind = "regressor"
+    example_input = Listing(
+        name="Modern 2BR/2BA Craftsman near Green Lake | Parking",
+        neighbourhood_group="Other neighborhoods", neighbourhood="Green Lake",
+        latitude=47.6801, longitude=-122.3254, room_type="Entire home/apt", minimum_nights=2,
+        number_of_reviews=87, reviews_per_month=2.1, last_review=date(2025, 2, 23),
+        availability_365=210, calculated_host_listings_count=1,
+    )  # fmt: skip
+    floors = (Floor("test_r2_log_price", minimum=0.50),)
+    selection_metric = "validation_r2_log_price"
+
+    def smoke_config(self) -> AirbnbPriceTrainConfig:
+        return AirbnbPriceTrainConfig(
+            tfidf_max_features=50, ridge_alphas=(1.0,), max_depths=(4,), max_rounds=30,
+            early_stopping_rounds=10,
+        )  # fmt: skip
+
+    def load_data(self, config: AirbnbPriceTrainConfig, run: TrainingRun) -> Listings:
+        frame = load_airbnb_listings(run, run.data_path)
+        price = clean_prices(frame["price"])
+        usable = price.notna() & (price > 0)
+        split = holdout(frame[usable], price[usable].to_numpy(), config, stratify=False)
+        # The cap is a quantile of the training prices; listings above it leave every part.
+        training_prices = np.concatenate([split.y_train, split.validation[1]])
+        cap = float(np.quantile(training_prices, config.price_quantile_cap))
+        parts = ((split.X_train, split.y_train), split.validation, (split.X_test, split.y_test))
+        (train, y_train), (val, y_val), (test, y_test) = (
+            (X[y <= cap], y[y <= cap]) for X, y in parts
+        )
+        latest = pd.to_datetime(pd.concat([train, val])["last_review"], errors="coerce").max()
+        cleaning = Cleaning(
+            latest.date().isoformat(), cap,
+            (float(np.log(min(y_train.min(), y_val.min()))), float(np.log(cap))),
+            int(usable.sum()), int((~usable).sum()),
+        )  # fmt: skip
+        features = partial(listing_features, reference_date=cleaning.reference_date)
+        return Listings(
+            Holdout(features(train), features(test), np.log(y_train), np.log(y_test),
+                    features(val), np.log(y_val)),
+            cleaning,
+        )  # fmt: skip
+
+    def fit(self, config: AirbnbPriceTrainConfig, data: Listings, run: TrainingRun) -> PriceModel:
+        import xgboost
+        from sklearn.linear_model import RidgeCV
+        from sklearn.metrics import r2_score
+
+        split = data.split
+        X_val_frame, y_val = split.validation
+        preprocess = build_preprocess(config).fit(split.X_train)
+        X_train, X_val = preprocess.transform(split.X_train), preprocess.transform(X_val_frame)
+        run.step("fitting Ridge")
+        ridge = RidgeCV(alphas=list(config.ridge_alphas)).fit(X_train, split.y_train)
+        train, validation = xgboost.DMatrix(X_train, split.y_train), xgboost.DMatrix(X_val, y_val)
+        boosters, depth_r2 = {}, {}
+        for depth in config.max_depths:
+            run.step(f"fitting XGBoost, depth {depth}")
+            params = boosting_params(
+                config, "reg:squarederror", learning_rate=config.learning_rate, max_depth=depth,
+                min_child_weight=3, subsample=0.8, colsample_bytree=0.5, reg_lambda=5.0,
+            )  # fmt: skip
+            boosters[depth] = boost(params, train, validation, config)
+            depth_r2[depth] = float(r2_score(y_val, boosters[depth].inplace_predict(X_val)))
+        depth = max(depth_r2, key=depth_r2.__getitem__)
+        run.add_table("xgboost_depths", {str(d): round(r2, 4) for d, r2 in depth_r2.items()})
+
+        candidates: dict[Estimator, Any] = {"ridge": ridge, "xgboost": boosters[depth]}
+        scores = {"ridge": float(r2_score(y_val, ridge.predict(X_val))), "xgboost": depth_r2[depth]}
+        winner: Estimator = "ridge" if scores["ridge"] >= scores["xgboost"] else "xgboost"
+        meta = PriceMeta(
+            **asdict(data.cleaning), estimator=winner, validation_r2_log_price=scores,
+            ridge_alpha=float(ridge.alpha_), xgboost_max_depth=depth,
+            xgboost_rounds=int(boosters[depth].num_boosted_rounds()),
+        )  # fmt: skip
+        return PriceModel(preprocess, candidates[winner], meta, candidates)
+
+    def evaluate(
+        self, artifact: PriceModel, data: Listings, config: AirbnbPriceTrainConfig,
+        run: TrainingRun,
+    ) -> dict[str, float]:  # fmt: skip
+        from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+        meta, y_test = artifact.meta, data.split.y_test
+        X_test = artifact.preprocess.transform(data.split.X_test)
+        actual = np.exp(y_test)
+        comparison: dict[Estimator, dict[str, float]] = {}
+        for name, regressor in artifact.candidates.items():
+            predicted = _clip(meta, _predict_log(name, regressor, X_test))
+            if name == meta.estimator:  # the published model's plots
+                report_regression(run, y_test, predicted, unit="log USD per night")
+            comparison[name] = {
+                "validation_r2_log_price": float(meta.validation_r2_log_price[name]),
+                "test_r2_log_price": float(r2_score(y_test, predicted)),
+                "test_rmse_log_price": float(root_mean_squared_error(y_test, predicted)),
+                "test_mae_usd": float(mean_absolute_error(actual, np.exp(predicted))),
+                "test_median_ae_usd": float(np.median(np.abs(actual - np.exp(predicted)))),
+            }
+        winner = comparison[meta.estimator]
+        metrics = {**winner, "n_test_listings": float(len(actual))}
+        for candidate, scores in comparison.items():
+            for key in ("test_r2_log_price", "test_mae_usd", "validation_r2_log_price"):
+                metrics[f"{candidate}_{key}"] = scores[key]
+        run.add_table("comparison", comparison)
+        run.add_table(
+            "cleaning", {k: v for k, v in asdict(meta).items() if k != "validation_r2_log_price"}
+        )
+        _plot_comparison(run, comparison)
+        _plot_importance(run, artifact)
+        others = ", ".join(
+            f"{candidate} {scores['test_r2_log_price']:.3f}"
+            for candidate, scores in comparison.items() if candidate != meta.estimator
+        )  # fmt: skip
+        run.note(
+            f"Published: {meta.estimator} (best validation R² of the log price). "
+            f"On {len(actual)} held-out listings it reaches R² "
+            f"{winner['test_r2_log_price']:.3f} on the log price (other candidate: {others}) "
+            f"and a mean absolute error of "
+            f"${winner['test_mae_usd']:.0f} a night (median ${winner['test_median_ae_usd']:.0f}). "
+            f"Prices above ${meta.price_cap_usd:.0f} (the top "
+            f"{1 - config.price_quantile_cap:.0%} of training prices) and listings without a "
+            f"price ({meta.listings_without_price}) were left out, so estimates cover "
+            f"ordinary listings, not luxury outliers."
+        )
+        return metrics
+
+    def save(self, artifact: PriceModel) -> dict[str, bytes]:
+        if artifact.meta.estimator == "xgboost":
+            regressor = {BOOSTER_FILE: dump_xgboost(artifact.regressor)}
+        else:
+            regressor = dump_estimator(artifact.regressor, RIDGE_FILE)
+        return {
+            **dump_estimator(artifact.preprocess, PREPROCESS_FILE), **regressor,
+            META_FILE: TypeAdapter(PriceMeta).dump_json(artifact.meta),
+        }  # fmt: skip
+
+    def load(self, files: Mapping[str, bytes], context: LoadContext) -> PriceModel:
+        meta = TypeAdapter(PriceMeta).validate_json(files[META_FILE])
+        if meta.estimator == "xgboost":
+            regressor = load_booster(files[BOOSTER_FILE], context)
+        else:
+            regressor = load_estimator(files, RIDGE_FILE)
+        return PriceModel(load_estimator(files, PREPROCESS_FILE), regressor, meta)
+
+    def predict(self, artifact: PriceModel, batch: Sequence[Listing]) -> list[PriceEstimate]:
+        meta = artifact.meta
+        frame = pd.DataFrame([item.model_dump() for item in batch])
+        X = artifact.preprocess.transform(listing_features(frame, meta.reference_date))
+        log_price = _clip(meta, _predict_log(meta.estimator, artifact.regressor, X))
+        return [PriceEstimate(price_usd=round(float(p), 2)) for p in np.exp(log_price)]
+
+
+def _plot_comparison(run: TrainingRun, comparison: dict[Estimator, dict[str, float]]) -> None:
+    names = list(comparison)
+    positions = np.arange(len(names))
+    figure, (left, right) = subplots(1, 2, figsize=(10, 4))
+    for offset, key, label in (
+        (-0.2, "validation_r2_log_price", "validation"),
+        (0.2, "test_r2_log_price", "held-out test"),
+    ):
+        left.bar(positions + offset, [comparison[n][key] for n in names], 0.4, label=label)
+    left.set_xticks(positions, names)
+    left.set(ylabel="R² of log price", title="Ridge vs XGBoost: R² (higher is better)", ylim=(0, 1))
+    left.legend()
+    right.bar(names, [comparison[n]["test_mae_usd"] for n in names], color="C2")
+    right.set(ylabel="USD per night", title="Held-out mean absolute error (lower is better)")
+    for axes in (left, right):
+        axes.grid(alpha=0.3, axis="y")
+    run.add_plot("comparison", figure)
+
+
+def _plot_importance(run: TrainingRun, artifact: PriceModel) -> None:
+    names = [n.split("__", 1)[1] for n in artifact.preprocess.get_feature_names_out()]
+    if artifact.meta.estimator == "xgboost":
+        gains = artifact.regressor.get_score(importance_type="total_gain")
+        values = np.array([gains.get(f"f{i}", 0.0) for i in range(len(names))])
+        label = "total gain"
+    else:
+        values = artifact.regressor.coef_
+        label = "coefficient (standardised features)"
+    plot_importance(
+        run, names, values, xlabel=label, title=f"{artifact.meta.estimator}: top features",
+        signed=artifact.meta.estimator == "ridge",
+    )  # fmt: skip

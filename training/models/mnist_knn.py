@@ -1,0 +1,116 @@
+"""Module 6: k-nearest neighbours on MNIST, with k chosen by stratified cross-validation."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from training.data import Holdout, SplitConfig
+from training.frameworks.sklearn import SklearnSpec
+from training.models._mnist import (
+    EXAMPLE_DIGIT,
+    DigitImage,
+    DigitPrediction,
+    digit_predictions,
+    pixel_matrix,
+    split_mnist,
+)
+from training.report.classification import report_classification
+from training.report.figures import subplots
+from training.report.search import SearchResult, grid_search, plot_search
+from training.run import TrainingRun
+from training.spec import Floor
+
+Weights = Literal["uniform", "distance"]
+DIGITS = [str(digit) for digit in range(10)]
+MnistSplit = Holdout[np.ndarray]  # (n, 784) float32 in [0, 1]
+
+
+class MnistKnnTrainConfig(SplitConfig):
+    n_neighbors: tuple[int, ...] = Field(
+        (1, 3, 5, 7, 9, 11), min_length=1, description="candidate k, compared by cross-validation"
+    )
+    weights: tuple[Weights, ...] = Field(
+        ("uniform", "distance"),
+        min_length=1,
+        description="candidate vote weights: one vote per neighbour, or by inverse distance",
+    )
+    cv_folds: int = Field(5, ge=2, description="stratified folds of the training part")
+
+
+@dataclass(frozen=True)
+class DigitKnn:
+    estimator: Any  # KNeighborsClassifier, fitted on the training part
+    search: SearchResult  # the cross-validated grid over k and weights, scored by accuracy
+
+
+class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, DigitKnn]):
+    name = "mnist-knn"
+    module = 6
+    title = "k-nearest neighbours on MNIST"
+    kind = "classifier"
+    example_input = DigitImage(pixels=EXAMPLE_DIGIT)
+    floors = (Floor("test_accuracy", minimum=0.92),)
+    selection_metric = "test_accuracy"
+
+    def smoke_config(self) -> MnistKnnTrainConfig:
+        return MnistKnnTrainConfig(
+            n_neighbors=(1, 3), weights=("distance",), cv_folds=2, max_samples=600
+        )
+
+    def load_data(self, config: MnistKnnTrainConfig, run: TrainingRun) -> MnistSplit:
+        return split_mnist(run, config)
+
+    def fit(self, config: MnistKnnTrainConfig, data: MnistSplit, run: TrainingRun) -> DigitKnn:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        # Brute force: in 784 dimensions trees prune almost nothing, and the artifact then
+        # holds only the training images.
+        estimator, search = grid_search(
+            KNeighborsClassifier(algorithm="brute"),
+            {"n_neighbors": list(config.n_neighbors), "weights": list(config.weights)},
+            data.X_train, data.y_train, folds=config.cv_folds, scoring="accuracy",
+            random_state=config.random_state, run=run,
+        )  # fmt: skip
+        return DigitKnn(estimator, search)
+
+    def evaluate(
+        self, artifact: DigitKnn, data: MnistSplit, config: MnistKnnTrainConfig, run: TrainingRun
+    ) -> dict[str, float]:
+        predicted = artifact.estimator.predict(data.X_test)
+        metrics = report_classification(run, data.y_test, predicted, DIGITS)
+        chosen = artifact.search.chosen
+        metrics |= {
+            "cv_accuracy": chosen["cv_accuracy"], "cv_accuracy_std": chosen["cv_accuracy_std"],
+            "k": float(chosen["n_neighbors"]),
+            "n_train": float(len(data.y_train)), "n_test": float(len(data.y_test)),
+        }  # fmt: skip
+        plot_search(run, artifact.search, x="n_neighbors", score="cv_accuracy", series="weights",
+                    xlabel="k (neighbours)")  # fmt: skip
+        self._plot_mistakes(data, predicted, run)
+        run.note(
+            f"k = {chosen['n_neighbors']} with {chosen['weights']} weights won "
+            f"{config.cv_folds}-fold CV on {len(data.y_train):,} training images "
+            f"({chosen['cv_accuracy']:.3f} ± {chosen['cv_accuracy_std']:.3f}); on "
+            f"{len(data.y_test):,} held-out images it scores {metrics['test_accuracy']:.3f}."
+        )
+        return metrics
+
+    def _plot_mistakes(self, data: MnistSplit, predicted: np.ndarray, run: TrainingRun) -> None:
+        wrong = np.flatnonzero(predicted != data.y_test)[:15]
+        if len(wrong) == 0:
+            return
+        figure, grid = subplots(3, 5, figsize=(7.5, 5))
+        for axes in grid.ravel():
+            axes.axis("off")
+        for axes, index in zip(grid.ravel(), wrong, strict=False):
+            axes.imshow(data.X_test[index].reshape(28, 28), cmap="gray_r")
+            axes.set_title(f"{data.y_test[index]} read as {predicted[index]}", fontsize=9)
+        figure.suptitle("Held-out digits the model gets wrong (true label read as prediction)")
+        run.add_plot("mistakes", figure)
+
+    def predict(self, artifact: DigitKnn, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
+        classifier = artifact.estimator
+        return digit_predictions(classifier.classes_, classifier.predict_proba(pixel_matrix(batch)))

@@ -1,0 +1,130 @@
+"""Module 7: spam or ham? A linear SVM on TF-IDF word and character n-grams of SMS messages."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from training.data import Holdout, SplitConfig, holdout
+from training.data.loaders import load_sms_spam
+from training.frameworks.sklearn import SklearnSpec
+from training.report.classification import report_classification
+from training.report.importance import plot_importance
+from training.report.search import SearchResult, grid_search, plot_search
+from training.run import TrainingRun
+from training.schemas import Text
+from training.spec import Floor, Schema
+
+LABELS = ("ham", "spam")  # class 0, class 1
+
+
+class SmsMessage(Schema):
+    text: Text
+
+
+class SpamPrediction(Schema):
+    label: Literal["spam", "ham"] = Field(description="spam (unsolicited) or ham (legitimate)")
+    score: float = Field(
+        description="the SVM's signed distance to its decision boundary: positive means spam, "
+        "negative ham; the further from 0, the surer the model"
+    )
+
+
+class SpamSvmTrainConfig(SplitConfig):
+    c_grid: tuple[float, ...] = Field(
+        (0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+        min_length=1,
+        description="candidate C (inverse regularisation strength), compared by cross-validation",
+    )
+    word_ngrams: int = Field(2, ge=1, le=3, description="word n-grams from 1 to this length")
+    char_ngrams: tuple[int, int] = Field(
+        (2, 5), description="character n-gram lengths (within words), smallest and largest"
+    )
+    cv_folds: int = Field(5, ge=2, description="stratified folds of the training part")
+
+
+@dataclass(frozen=True)
+class SpamModel:
+    estimator: Any  # Pipeline: word + character TF-IDF, then LinearSVC (class 1 = spam)
+    search: SearchResult  # the cross-validated grid over C, scored by F1 for spam
+
+
+def _pipeline(config: SpamSvmTrainConfig) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    # Words carry the vocabulary of spam ("claim", "prize"); character n-grams catch what
+    # word tokens miss: "£1000", "FREE!!", phone numbers, creative spelling.
+    features = FeatureUnion([
+        ("word", TfidfVectorizer(ngram_range=(1, config.word_ngrams), sublinear_tf=True)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams,
+                                 sublinear_tf=True, min_df=2)),
+    ])  # fmt: skip
+    return Pipeline([("features", features), ("svm", LinearSVC(random_state=config.random_state))])
+
+
+class SpamSvm(SklearnSpec[SmsMessage, SpamPrediction, SpamSvmTrainConfig, Holdout[Any], SpamModel]):
+    name = "spam-svm"
+    module = 7
+    title = "Spam vs ham with a linear SVM"
+    kind = "classifier"
+    example_input = SmsMessage(
+        text="URGENT! You have won a 1 week FREE holiday to Spain. To claim your prize call "
+        "09061234567 now. T&Cs apply, 18+ only, 150p/min."
+    )
+    floors = (Floor("test_accuracy", minimum=0.98), Floor("test_f1_spam", minimum=0.92))
+    selection_metric = "test_f1_spam"
+
+    def smoke_config(self) -> SpamSvmTrainConfig:
+        return SpamSvmTrainConfig(c_grid=(1.0,), char_ngrams=(3, 4), cv_folds=2, max_samples=800)
+
+    def load_data(self, config: SpamSvmTrainConfig, run: TrainingRun) -> Holdout[Any]:
+        frame = load_sms_spam(run, run.data_path)
+        is_spam = (frame["label"] == "spam").to_numpy(dtype=np.int64)
+        return holdout(frame["text"].to_numpy(dtype=object), is_spam, config)
+
+    def fit(self, config: SpamSvmTrainConfig, data: Holdout[Any], run: TrainingRun) -> SpamModel:
+        estimator, search = grid_search(
+            _pipeline(config), {"svm__C": list(config.c_grid)}, data.X_train, data.y_train,
+            folds=config.cv_folds, scoring="f1",  # of spam: accuracy would reward "all ham"
+            random_state=config.random_state, run=run,
+        )  # fmt: skip
+        return SpamModel(estimator, search)
+
+    def evaluate(
+        self, artifact: SpamModel, data: Holdout[Any], config: SpamSvmTrainConfig, run: TrainingRun
+    ) -> dict[str, float]:
+        from sklearn.metrics import precision_recall_fscore_support
+
+        predicted = (artifact.estimator.decision_function(data.X_test) > 0).astype(np.int64)
+        metrics = report_classification(run, data.y_test, predicted, LABELS)
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            data.y_test, predicted, pos_label=1, average="binary", zero_division=0
+        )
+        chosen = artifact.search.chosen
+        metrics |= {"test_f1_spam": float(f1), "test_precision_spam": float(precision),
+                    "test_recall_spam": float(recall), "cv_f1_spam": chosen["cv_f1"],
+                    "cv_f1_spam_std": chosen["cv_f1_std"], "c": chosen["C"]}  # fmt: skip
+        plot_search(run, artifact.search, x="C", score="cv_f1", log_x=True)
+        features = artifact.estimator.named_steps["features"].get_feature_names_out()
+        plot_importance(
+            run, features, artifact.estimator.named_steps["svm"].coef_.ravel(), top=30,
+            signed=True, xlabel="SVM weight (positive = spam)", title="n-grams that decide",
+        )  # fmt: skip
+        missed = int(((predicted == 0) & (data.y_test == 1)).sum())
+        false_alarms = int(((predicted == 1) & (data.y_test == 0)).sum())
+        run.note(
+            f"C = {chosen['C']:g} won {config.cv_folds}-fold CV (spam F1 {chosen['cv_f1']:.3f} "
+            f"± {chosen['cv_f1_std']:.3f}). On {len(data.y_test):,} held-out messages: accuracy "
+            f"{metrics['test_accuracy']:.3f}, spam precision {precision:.3f} and recall "
+            f"{recall:.3f}; {missed} spam messages got through and {false_alarms} legitimate "
+            "ones were flagged."
+        )
+        return metrics
+
+    def predict(self, artifact: SpamModel, batch: Sequence[SmsMessage]) -> list[SpamPrediction]:
+        scores = artifact.estimator.decision_function([message.text for message in batch])
+        return [SpamPrediction(label="spam" if s > 0 else "ham", score=float(s)) for s in scores]

@@ -1,0 +1,103 @@
+"""Field types shared by several schemas, with the limits DESIGN.md section 4 documents."""
+
+import base64
+import binascii
+from typing import Annotated, Self, cast
+
+from PIL import Image
+from pydantic import AfterValidator, Field, PrivateAttr, StringConstraints
+
+from training.data.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InvalidImageError, decode_image
+from training.spec import Schema
+
+MAX_TEXT_CHARS = 5_000
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    Field(description=f"free text, 1 to {MAX_TEXT_CHARS:,} characters after trimming"),
+]
+"""Non-empty text: whitespace-only input is refused like an empty string."""
+
+Pixel = Annotated[int, Field(ge=0, le=255)]
+Pixels = Annotated[
+    list[Pixel],
+    Field(
+        min_length=784,
+        max_length=784,
+        description="a 28x28 grey-scale image: 784 integers 0-255, row-major, 0 = background",
+    ),
+]
+
+
+MAX_IMAGE_BASE64_CHARS = 4 * -(-MAX_IMAGE_BYTES // 3)
+"""Base64 of MAX_IMAGE_BYTES: 4 characters per 3 bytes, padded (6,666,668)."""
+
+
+def image_from_base64(value: str, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """The RGB image of a base64 string (strict: standard alphabet, padded, one line).
+
+    `draft_size`: see `decode_image` (lets a JPEG decode at a reduced scale).
+    """
+    if value.startswith("data:"):
+        raise InvalidImageError(
+            "send the bare base64 of the file, without the 'data:...;base64,' prefix"
+        )
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImageError(
+            "not valid base64: encode the file's bytes with the standard alphabet "
+            "(A-Z, a-z, 0-9, +, /) and '=' padding, on one line without spaces"
+        ) from None
+    return decode_image(data, draft_size=draft_size)
+
+
+def _check_image_base64(value: str) -> str:
+    image_from_base64(value)  # an ImageError is a ValueError: pydantic makes it a 422
+    return value
+
+
+ImageBase64 = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_IMAGE_BASE64_CHARS),
+    AfterValidator(_check_image_base64),
+    Field(
+        description=(
+            "an image file (JPEG, PNG, WebP or GIF; first frame used), base64-encoded with "
+            f"padding: at most {MAX_IMAGE_BYTES:,} bytes before encoding "
+            f"({MAX_IMAGE_BASE64_CHARS:,} characters) and {MAX_IMAGE_PIXELS:,} pixels"
+        ),
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
+    ),
+]
+"""An image in JSON, checked by decoding it; the schema keeps the string, not the pixels.
+
+Validation decodes the whole image once (a truncated file is only found that way) and
+drops the pixels, so a request never holds many decoded images; `image_from_base64`
+decodes it again where the model needs it.
+"""
+
+
+class ImageInput(Schema):
+    """A request carrying one image as `image_base64`; a model's input schema derives it."""
+
+    image_base64: ImageBase64
+    _upload: bytes | None = PrivateAttr(None)
+
+    @classmethod
+    def from_upload(cls, data: bytes) -> Self:
+        """An instance for an uploaded file, never re-encoded to base64.
+
+        Decoding waits for `image()`, which the model calls in its worker thread: the event
+        loop only reads the bytes. An upload that is not an image raises `ImageError` there.
+        """
+        instance = cast(Self, cls.model_construct(image_base64=""))
+        instance._upload = data
+        return instance
+
+    def image(self, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
+        """The decoded RGB image, upright."""
+        if self._upload is not None:
+            return decode_image(self._upload, draft_size=draft_size)
+        return image_from_base64(self.image_base64, draft_size=draft_size)
