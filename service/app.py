@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelRegistry
 from service.errors import install_error_handlers
+from service.import_guard import keep_training_libraries_out
 from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
@@ -91,6 +92,17 @@ def create_app(
     app.include_router(build_classify_router(catalog))
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
+
+
+def create_server_app() -> FastAPI:
+    """The app of a serving process (`practica serve`, each uvicorn worker, the container).
+
+    A process that only serves refuses training-only imports (see `import_guard`); the
+    library function `create_app` leaves the process alone, so a training script or a
+    test may create apps too.
+    """
+    keep_training_libraries_out()
+    return create_app()
 
 
 async def _poll_aliases(models: LoadedModels, interval_s: float) -> None:

@@ -54,9 +54,10 @@ class _BarListener:
     """One model's bar: it advances on the runner's phases; a spec's own progress (epoch
     3/20, a grid search) shows in a second bar beneath while that phase lasts."""
 
-    def __init__(self, progress: Progress, task: TaskID) -> None:
+    def __init__(self, progress: Progress, task: TaskID, phases: int) -> None:
         self._progress = progress
         self._task = task
+        self._phases = phases
         self._detail: TaskID | None = None
         self._started = False
 
@@ -75,8 +76,7 @@ class _BarListener:
 
     def finish(self) -> None:
         self._close_detail()
-        total = self._progress.tasks[self._task].total
-        self._progress.update(self._task, description="done", completed=total)
+        self._progress.update(self._task, description="done", completed=self._phases)
 
     def _close_detail(self) -> None:
         if self._detail is not None:
@@ -103,7 +103,7 @@ def _train(
         for spec in specs:
             phases = len(spec.stages(profile)) * PHASES_PER_STAGE
             listener = _BarListener(
-                progress, progress.add_task("starting", total=phases, model=spec.name)
+                progress, progress.add_task("starting", total=phases, model=spec.name), phases
             )
             outcomes = train_and_publish(
                 spec, registry, profile=profile, data_path=data, listener=listener
@@ -162,7 +162,7 @@ def serve(
     console.print(f"Serving on http://{host}:{port}  (docs at /docs)")
     # uvloop enables TCP_NODELAY on its transports, which avoids 40 ms Nagle stalls.
     uvicorn.run(
-        "service.app:create_app",
+        "service.app:create_server_app",
         factory=True,
         host=host,
         port=port,

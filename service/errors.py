@@ -22,7 +22,7 @@ from model_registry import (
 )
 from service.runtime import NoServingVersionError
 from training import PredictionError
-from training.data.images import ImageTooLargeError, InvalidImageError, UnsupportedImageError
+from training.data.images import InvalidImageError, UnsupportedImageError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     ArtifactIntegrityError: (503, "artifact_integrity"),
     ArtifactMissingError: (503, "artifact_missing"),
     UnsupportedImageError: (415, "unsupported_image"),
-    ImageTooLargeError: (413, "image_too_large"),
     InvalidImageError: (422, "invalid_image"),
 }
 HTTP_CODES = {

@@ -18,6 +18,10 @@ from model_registry import ModelRegistry, ModelVersion
 from training import BatchPolicy, LoadContext, PredictionError, Schema, TrainConfig, TrainingRun
 from training.frameworks.numpy import NumpySpec
 from training.runner import train_stage
+from training.schemas import ImageInput
+
+TINY_PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAIAAAB7QOjdAAAAD0lEQVR4nGP4z8DA8J8BAAf/Af8Bf4mnAAAAAElFTkSuQmCC"
+"""A 2x1 PNG: a red pixel, then a green one."""
 
 
 class EchoInput(Schema):
@@ -40,10 +44,8 @@ class EchoArtifact:
 
 
 class EchoSpec(NumpySpec[EchoInput, EchoOutput, EchoConfig, None, EchoArtifact]):
-    name = "echo"
-    module = 0
+    name, module, kind = "echo", 0, "test"
     title = "Echo: value + offset"
-    kind = "test"
     example_input = EchoInput(value=1.0)
     loads: ClassVar[list[tuple[str, float]]] = []
     """Every load, for tests that count them."""
@@ -94,3 +96,36 @@ def publish_fake_version(
     return train_stage(
         spec or EchoSpec(), EchoConfig(offset=offset), registry, profile="full"
     ).version
+
+
+class ImageShape(Schema):
+    width: int
+    height: int
+    top_left: list[int] = Field(description="RGB of the top-left pixel")
+
+
+class ImageShapeSpec(NumpySpec[ImageInput, ImageShape, EchoConfig, None, EchoArtifact]):
+    """Answers the decoded image's size and corner colour: what an image model would see."""
+
+    name, module, kind = "image-shape", 0, "test"
+    title = "Image shape"
+    example_input = ImageInput(image_base64=TINY_PNG_BASE64)
+
+    def load_data(self, config: EchoConfig, run: TrainingRun) -> None:
+        run.record_dataset("nothing", b"")
+
+    def fit(self, config: EchoConfig, data: None, run: TrainingRun) -> EchoArtifact:
+        return EchoArtifact(offset=np.array(0.0))
+
+    def evaluate(
+        self, artifact: EchoArtifact, data: None, config: EchoConfig, run: TrainingRun
+    ) -> dict[str, float]:
+        return {}
+
+    def predict(self, artifact: EchoArtifact, batch: Sequence[ImageInput]) -> list[ImageShape]:
+        shapes = []
+        for instance in batch:
+            image = instance.image()
+            corner = [int(v) for v in image.getpixel((0, 0))]  # type: ignore[union-attr]
+            shapes.append(ImageShape(width=image.width, height=image.height, top_left=corner))
+        return shapes

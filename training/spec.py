@@ -142,8 +142,25 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
     selection_metric: ClassVar[str | None] = None
     """Higher is better; a new version takes `production` only if it beats the current one."""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        module: int | None = None,
+        kind: str | None = None,
+        title: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """A catalog entry states who it is in its class line:
+
+        `class SpamSvm(SklearnSpec[...], name="spam-svm", module=7, kind="classifier",
+        title="Spam vs ham with a linear SVM")`.
+        """
         super().__init_subclass__(**kwargs)
+        identity = {"name": name, "module": module, "kind": kind, "title": title}
+        for attribute, value in identity.items():
+            if value is not None:
+                setattr(cls, attribute, value)
         for parameter, attribute in (("CfgT", "config_schema"), ("ArtT", "artifact_type")):
             value = type_arguments(cls, TrainableSpec).get(parameter)
             if isinstance(value, type) and attribute not in cls.__dict__:

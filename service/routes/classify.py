@@ -13,8 +13,7 @@ from pydantic import BaseModel
 
 from service.deps import InferenceDep
 from service.logging import model_var
-from service.routes.predict import ERROR_RESPONSES, response_model
-from service.security import ApiTokenIfSet
+from service.routes.predict import add_model_route, response_model
 from training import AnyModelSpec, AnySpec, ModelSpec
 from training.data.images import (
     MAX_IMAGE_BYTES,
@@ -29,21 +28,15 @@ def build_classify_router(catalog: Sequence[AnySpec]) -> APIRouter:
     router = APIRouter(prefix="/classify", tags=["classify"])
     for spec in catalog:
         if isinstance(spec, ModelSpec) and issubclass(spec.input_schema, ImageInput):
-            router.add_api_route(
-                f"/{spec.name}",
-                _make_endpoint(spec),
-                methods=["POST"],
-                response_model=response_model(spec),
-                name=f"classify_{spec.name.replace('-', '_')}",
+            add_model_route(
+                router, f"/{spec.name}", _make_endpoint(spec), spec, verb="classify",
                 summary=f"Classify an uploaded image with {spec.name}",
                 description=(
                     f"{spec.title}. Send the image as multipart form field `file` (JPEG, PNG, "
                     f"WebP or GIF, at most {MAX_IMAGE_BYTES:,} bytes); the answer is the same "
                     f"as `POST /v1/models/{spec.name}/predict` with one instance."
                 ),
-                responses=ERROR_RESPONSES,
-                dependencies=[ApiTokenIfSet],
-            )
+            )  # fmt: skip
     return router
 
 

@@ -33,18 +33,30 @@ def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
     router = APIRouter(prefix="/v1/models", tags=["predict"])
     for spec in catalog:
         if isinstance(spec, ModelSpec):
-            router.add_api_route(
-                f"/{spec.name}/predict",
-                _make_endpoint(spec),
-                methods=["POST"],
-                response_model=response_model(spec),
-                name=f"predict_{spec.name.replace('-', '_')}",
+            add_model_route(
+                router, f"/{spec.name}/predict", _make_endpoint(spec), spec, verb="predict",
                 summary=f"Predict with {spec.name} (module {spec.module})",
                 description=spec.title,
-                responses=ERROR_RESPONSES,
-                dependencies=[ApiTokenIfSet],
-            )
+            )  # fmt: skip
     return router
+
+
+def add_model_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Awaitable[Any]],
+    spec: AnyModelSpec,
+    *,
+    verb: str,
+    summary: str,
+    description: str,
+) -> None:
+    """A POST route answering the model's typed response, with the documented errors."""
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=response_model(spec),
+        name=f"{verb}_{spec.name.replace('-', '_')}", summary=summary, description=description,
+        responses=ERROR_RESPONSES, dependencies=[ApiTokenIfSet],
+    )  # fmt: skip
 
 
 def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:

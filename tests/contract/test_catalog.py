@@ -5,6 +5,8 @@ Smoke profile here (seconds per model); the quality floors are in test_floors.py
 
 import importlib
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -244,3 +246,27 @@ def test_valid_extreme_values_are_answered(spec: ModelSpec, served: TestClient) 
     )
     assert response.status_code == 200, response.text
     assert len(response.json()["predictions"]) == min(len(extremes), 100) or not extremes
+
+
+def test_serving_every_model_never_imports_torch(trained_home: Path) -> None:
+    """A server that loaded and ran every catalog model has not loaded PyTorch (nor matplotlib)."""
+    script = f"""
+import os, sys
+from fastapi.testclient import TestClient
+from service.app import create_server_app
+from training import CATALOG, ModelSpec
+os.environ["PRACTICA_HOME"] = {str(trained_home)!r}
+app = create_server_app()
+with TestClient(app) as client:
+    for spec in CATALOG:
+        if isinstance(spec, ModelSpec):
+            body = {{"instances": [spec.example_input.model_dump(mode="json")]}}
+            response = client.post(f"/v1/models/{{spec.name}}/predict", json=body)
+            assert response.status_code == 200, (spec.name, response.text)
+print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"torch", "matplotlib", "transformers"}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,6 +1,6 @@
 """Quality floors of DESIGN.md section 2, on held-out data, with the full profile.
 
-Marked `full`: about three minutes for the whole catalog on 2 cores. `.ci/run` runs them;
+Marked `full`: every model of the catalog, neural ones included, on 2 cores. `.ci/run` runs them;
 locally: `pytest -m full`.
 """
 

@@ -252,10 +252,8 @@ def build_preprocess(config: AirbnbPriceTrainConfig) -> Any:
 class AirbnbPrice(
     SklearnSpec[Listing, PriceEstimate, AirbnbPriceTrainConfig, Listings, PriceModel]
 ):
-    name = "airbnb-price"
-    module = 14
+    name, module, kind = "airbnb-price", 14, "regressor"
     title = "Capstone: Seattle Airbnb nightly prices, Ridge vs XGBoost"
-    kind = "regressor"
     example_input = Listing(
         name="Modern 2BR/2BA Craftsman near Green Lake | Parking",
         neighbourhood_group="Other neighborhoods", neighbourhood="Green Lake",

@@ -193,10 +193,8 @@ class Problems:
 class GdQuadratic(
     JsonSpec[Quadratic, DescentResult, GdQuadraticTrainConfig, Problems, TunedDescent]
 ):
-    name = "gd-quadratic"
-    module = 2
+    name, module, kind = "gd-quadratic", 2, "optimiser"
     title = "Gradient descent from scratch on a quadratic"
-    kind = "optimiser"
     artifact_name = "descent"  # the file name versions have always used
     example_input = Quadratic(a=2.0, b=-8.0, c=3.0, x0=10.0, learning_rate=0.1, max_steps=500)
     floors = (Floor("abs_error_x", maximum=1e-6),)

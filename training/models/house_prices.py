@@ -91,10 +91,8 @@ class LinearModel:
 class HousePrices(
     NumpySpec[HouseFeatures, HousePrice, HousePricesTrainConfig, BostonSplit, LinearModel]
 ):
-    name = "house-prices"
-    module = 5
+    name, module, kind = "house-prices", 5, "regressor"
     title = "Linear regression of Boston house prices"
-    kind = "regressor"
     example_input = HouseFeatures(
         per_capita_crime_rate=0.00632,
         residential_land_zoned_pct=18.0,

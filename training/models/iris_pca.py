@@ -39,10 +39,8 @@ class IrisPcaTrainConfig(SplitConfig):
 
 
 class IrisPca(NumpySpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, IrisSplit, Pca]):
-    name = "iris-pca"
-    module = 1
+    name, module, kind = "iris-pca", 1, "embedding"
     title = "PCA from scratch on Iris"
-    kind = "embedding"
     example_input = IrisMeasurements(
         sepal_length_cm=5.1, sepal_width_cm=3.5, petal_length_cm=1.4, petal_width_cm=0.2
     )

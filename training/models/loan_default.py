@@ -140,10 +140,8 @@ class LoanDefault(
         LoanApplication, LoanDefaultPrediction, LoanDefaultTrainConfig, Holdout[Any], LoanModel
     ]
 ):
-    name = "loan-default"
-    module = 11
+    name, module, kind = "loan-default", 11, "classifier"
     title = "XGBoost on LendingClub loans: will the loan be paid back in full?"
-    kind = "classifier"
     example_input = LoanApplication(
         credit_policy=True, purpose="debt_consolidation", int_rate=0.1189, installment=829.1,
         log_annual_inc=11.35, dti=19.48, fico=737, days_with_cr_line=5640, revol_bal=28854,

@@ -117,10 +117,8 @@ def elbow_of(candidate_k: np.ndarray, inertia: np.ndarray) -> int:
 class MallSegments(
     NumpySpec[Customer, CustomerSegment, MallSegmentsTrainConfig, MallSplit, Segmentation]
 ):
-    name = "mall-segments"
-    module = 9
+    name, module, kind = "mall-segments", 9, "clustering"
     title = "KMeans customer segments of a shopping mall"
-    kind = "clustering"
     example_input = Customer(gender="Female", age=31, annual_income_k_usd=78, spending_score=85)
     floors = (Floor("silhouette", minimum=0.50),)
     selection_metric = "silhouette"

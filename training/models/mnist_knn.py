@@ -47,10 +47,8 @@ class DigitKnn:
 
 
 class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, DigitKnn]):
-    name = "mnist-knn"
-    module = 6
+    name, module, kind = "mnist-knn", 6, "classifier"
     title = "k-nearest neighbours on MNIST"
-    kind = "classifier"
     example_input = DigitImage(pixels=EXAMPLE_DIGIT)
     floors = (Floor("test_accuracy", minimum=0.92),)
     selection_metric = "test_accuracy"

@@ -38,10 +38,8 @@ def components_for(cumulative_ratio: np.ndarray, target: float) -> int:
 
 
 class MnistPca(NumpySpec[DigitImage, DigitProjection, MnistPcaTrainConfig, MnistSplit, Pca]):
-    name = "mnist-pca"
-    module = 10
+    name, module, kind = "mnist-pca", 10, "embedding"
     title = "PCA of MNIST to two dimensions"
-    kind = "embedding"
     example_input = DigitImage(pixels=EXAMPLE_DIGIT)
 
     def smoke_config(self) -> MnistPcaTrainConfig:

@@ -89,10 +89,8 @@ def candidate_pipeline(name: Candidate, config: ReviewSentimentTrainConfig) -> A
 class ReviewSentiment(
     SklearnSpec[MovieReview, ReviewPolarity, ReviewSentimentTrainConfig, Sentences, SentimentModel]
 ):
-    name = "review-sentiment"
-    module = 12
+    name, module, kind = "review-sentiment", 12, "classifier"
     title = "Review sentiment: classifiers compared by k-fold cross-validation"
-    kind = "classifier"
     example_input = MovieReview(
         text="a gripping, beautifully acted drama that stays with you long after the credits roll."
     )

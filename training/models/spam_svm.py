@@ -67,10 +67,8 @@ def _pipeline(config: SpamSvmTrainConfig) -> Any:
 
 
 class SpamSvm(SklearnSpec[SmsMessage, SpamPrediction, SpamSvmTrainConfig, Holdout[Any], SpamModel]):
-    name = "spam-svm"
-    module = 7
+    name, module, kind = "spam-svm", 7, "classifier"
     title = "Spam vs ham with a linear SVM"
-    kind = "classifier"
     example_input = SmsMessage(
         text="URGENT! You have won a 1 week FREE holiday to Spain. To claim your prize call "
         "09061234567 now. T&Cs apply, 18+ only, 150p/min."

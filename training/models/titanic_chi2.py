@@ -170,10 +170,8 @@ def _conclusion(label: str, result: IndependenceResult, alpha: float) -> str:
 class TitanicChi2(
     JsonSpec[ContingencyTable, IndependenceTest, TitanicChi2TrainConfig, Passengers, Chi2Results]
 ):
-    name = "titanic-chi2"
-    module = 3
+    name, module, kind = "titanic-chi2", 3, "hypothesis-test"
     title = "Chi-squared tests of independence on Titanic survival"
-    kind = "hypothesis-test"
     # Sex x survival on the Kaggle passenger list: rows female, male; columns died, survived.
     example_input = ContingencyTable(table=[[81, 233], [468, 109]])
     floors = (Floor("p_value_sex", maximum=1e-50),)

@@ -91,10 +91,8 @@ def _pipeline(feature_set: FeatureSet, model: Any) -> Any:
 class TitanicSurvival(
     SklearnSpec[Passenger, SurvivalPrediction, TitanicTrainConfig, Passengers, SurvivalModel]
 ):
-    name = "titanic-survival"
-    module = 8
+    name, module, kind = "titanic-survival", 8, "classifier"
     title = "Titanic survival: decision tree vs random forest, then feature engineering"
-    kind = "classifier"
     example_input = Passenger(
         pclass=3, name="Braund, Mr. Owen Harris", sex="male", age=22, sibsp=1, parch=0,
         ticket="A/5 21171", fare=7.25, cabin=None, embarked="S",

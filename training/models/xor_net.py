@@ -41,10 +41,8 @@ class XorNetwork(TwoLayerNet):
 
 
 class XorNet(NumpySpec[XorFeatures, XorPrediction, XorNetTrainConfig, TruthTable, XorNetwork]):
-    name = "xor-net"
-    module = 16
+    name, module, kind = "xor-net", 16, "classifier"
     title = "Backpropagation from scratch on XOR (NumPy)"
-    kind = "classifier"
     example_input = XorFeatures(a=1, b=0)
     floors = (Floor("train_accuracy", minimum=1.0), Floor("max_rel_error", maximum=1e-5))
 

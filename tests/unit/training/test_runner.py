@@ -24,10 +24,8 @@ class Score:
 
 
 class ScoredSpec(JsonSpec[Number, Number, ScoreConfig, bytes, Score]):
-    name = "scored-spec"
-    module = 0
+    name, module, kind = "scored-spec", 0, "regressor"
     title = "A spec whose held-out score is its config"
-    kind = "regressor"
     example_input = Number(value=1.0)
     selection_metric = "score"
 
