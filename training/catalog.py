@@ -5,8 +5,11 @@ the contract tests pick it up from this tuple.
 """
 
 from training.models.airbnb_price import AirbnbPrice
+from training.models.cat_dog import CatDog
+from training.models.cifar10_cnn import Cifar10Cnn
 from training.models.gd_quadratic import GdQuadratic
 from training.models.house_prices import HousePrices
+from training.models.imdb_lstm import ImdbLstm
 from training.models.iris_pca import IrisPca
 from training.models.loan_default import LoanDefault
 from training.models.mall_segments import MallSegments
@@ -14,6 +17,7 @@ from training.models.mnist_knn import MnistKnn
 from training.models.mnist_mlp import MnistMlp
 from training.models.mnist_pca import MnistPca
 from training.models.netflix_eda import NetflixEda
+from training.models.news_topic import NewsTopic
 from training.models.review_sentiment import ReviewSentiment
 from training.models.spam_svm import SpamSvm
 from training.models.titanic_chi2 import TitanicChi2
@@ -37,6 +41,10 @@ CATALOG: tuple[AnySpec, ...] = (
     AirbnbPrice(),  # 14
     MnistMlp(),  # 15
     XorNet(),  # 16
+    Cifar10Cnn(),  # 17
+    CatDog(),  # 18
+    ImdbLstm(),  # 19
+    NewsTopic(),  # 20
 )
 
 

@@ -14,12 +14,14 @@ def report_classification(
     y_pred: np.ndarray,
     labels: Sequence[str] | None = None,
     *,
+    positive: str | None = None,
     what: str = "Held-out",
 ) -> dict[str, float]:
     """Accuracy and macro F1, a per-class table and a confusion matrix plot.
 
     `y_true` and `y_pred` hold class indices `0..n-1`; `labels` names them (default:
-    the indices themselves).
+    the indices themselves). Naming a `positive` class adds its precision, recall and F1
+    (`test_f1_<positive>`...): the scores that matter when it is the rare one.
     """
     from sklearn.metrics import (
         ConfusionMatrixDisplay,
@@ -51,10 +53,18 @@ def report_classification(
     )  # fmt: skip
     axes.set_title(f"{what} confusion matrix (accuracy {accuracy:.3f})")
     run.add_plot("confusion_matrix", figure)
-    return {
+    metrics = {
         "test_accuracy": accuracy,
         "test_f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
     }
+    if positive is not None:
+        index = names.index(positive)
+        metrics |= {
+            f"test_precision_{positive}": float(precision[index]),
+            f"test_recall_{positive}": float(recall[index]),
+            f"test_f1_{positive}": float(f1[index]),
+        }
+    return metrics
 
 
 def report_roc(run: TrainingRun, y_true: np.ndarray, score: np.ndarray, *, positive: str) -> float:

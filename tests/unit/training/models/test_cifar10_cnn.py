@@ -1,0 +1,87 @@
+import base64
+
+import numpy as np
+import pytest
+import torch
+
+from training.data.image_sets import load_cifar10
+from training.data.splits import Holdout
+from training.frameworks.onnx import Inputs, Network
+from training.frameworks.torch import TorchNetwork
+from training.models.cifar10_cnn import (
+    CLASSES,
+    PREPROCESSING,
+    Cifar10Cnn,
+    Cifar10CnnTrainConfig,
+    CifarImage,
+    ComparedNetwork,
+)
+from training.run import TrainingRun
+from training.spec import LoadContext
+
+Trained = tuple[Cifar10Cnn, Cifar10CnnTrainConfig, Holdout[Inputs], ComparedNetwork, Network]
+
+
+@pytest.fixture(scope="module")
+def trained() -> Trained:
+    spec = Cifar10Cnn()
+    config = spec.smoke_config()
+    data = spec.load_data(config, TrainingRun())
+    network = spec.fit(config, data, TrainingRun())
+    served = spec.load(spec.save(network), LoadContext())
+    return spec, config, data, network, served
+
+
+def test_onnx_graph_matches_pytorch_on_held_out_images(trained: Trained) -> None:
+    *_, data, network, served = trained
+    torch_p = torch.softmax(torch.from_numpy(network.run(data.X_test)).double(), 1).numpy()
+    onnx_p = torch.softmax(torch.from_numpy(served.run(data.X_test)).double(), 1).numpy()
+    assert np.array_equal(torch_p.argmax(1), onnx_p.argmax(1))
+    assert np.abs(torch_p - onnx_p).max() < 1e-4
+
+
+def test_the_two_runs_differ_only_in_dropout(trained: Trained) -> None:
+    _, config, _, network, _ = trained
+
+    def rates(n: TorchNetwork) -> list[float]:
+        return [m.p for m in n.module.modules() if isinstance(m, torch.nn.Dropout)]
+
+    assert rates(network) == [config.dropout / 2, config.dropout]
+    assert rates(network.baseline) == [0.0]
+    assert network.meta == network.baseline.meta
+
+
+def test_evaluate_reports_both_runs_and_the_held_out_accuracy(trained: Trained) -> None:
+    spec, config, data, network, _ = trained
+    run = TrainingRun()
+    metrics = spec.evaluate(network, data, config, run)
+    assert metrics["val_accuracy"] == metrics["test_accuracy"]
+    assert set(run.tables["dropout_comparison"]) == {"no dropout", "dropout"}
+    assert set(run.tables["learning_curves"]) == {"no dropout", "dropout"}
+    assert {"learning_curves", "confusion_matrix"} <= set(run.plots)
+
+
+def test_decode_names_each_probability_by_its_class(trained: Trained) -> None:
+    spec, *_, served = trained
+    logits = np.full((1, 10), -5.0, dtype=np.float32)
+    logits[0, CLASSES.index("ship")] = 5.0
+    [prediction] = spec.decode(served, logits)
+    assert prediction.label == "ship"
+    probabilities = prediction.probabilities.model_dump()
+    assert list(probabilities) == list(CLASSES)
+    assert max(probabilities, key=lambda k: probabilities[k]) == "ship"
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+
+
+def test_encode_prepares_a_request_like_the_training_images(trained: Trained) -> None:
+    spec, *_, served = trained
+    inputs = spec.encode(served, [spec.example_input, spec.example_input])
+    assert inputs["image"].shape == (2, 3, 32, 32)
+    assert inputs["image"].dtype == np.float32
+    assert isinstance(spec.example_input, CifarImage)
+    # The example is CIFAR-10's ship/0001.jpg: the request path gives the training input.
+    files = load_cifar10(TrainingRun())
+    content = files.contents[files.paths.index("ship/0001.jpg")]
+    assert content == base64.b64decode(spec.example_input.image_base64)
+    expected = PREPROCESSING.normalise(PREPROCESSING.pixels(content)[None])[0]
+    assert np.array_equal(inputs["image"][0], expected)
