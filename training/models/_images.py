@@ -176,14 +176,14 @@ def random_shift_flip(padding: int) -> "torch.nn.Module":
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not self.training:
                 return x
-            n, c, h, w = x.shape
-            x = torch.where(torch.rand(n, 1, 1, 1) < 0.5, x.flip(3), x)
+            (n, c, h, w), at = x.shape, x.device
+            x = torch.where(torch.rand(n, 1, 1, 1, device=at) < 0.5, x.flip(3), x)
             padded = nn.functional.pad(x, (padding,) * 4)
-            dy, dx = torch.randint(0, 2 * padding + 1, (2, n))
-            rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-            cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-            return padded[torch.arange(n)[:, None, None, None],
-                          torch.arange(c)[None, :, None, None], rows, cols]  # fmt: skip
+            dy, dx = torch.randint(0, 2 * padding + 1, (2, n), device=at)
+            rows = (dy[:, None] + torch.arange(h, device=at))[:, None, :, None]
+            cols = (dx[:, None] + torch.arange(w, device=at))[:, None, None, :]
+            return padded[torch.arange(n, device=at)[:, None, None, None],
+                          torch.arange(c, device=at)[None, :, None, None], rows, cols]  # fmt: skip
 
     return RandomShiftFlip()
 

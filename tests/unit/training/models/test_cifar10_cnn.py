@@ -56,7 +56,10 @@ def test_evaluate_reports_both_runs_and_the_held_out_accuracy(trained: Trained) 
     run = TrainingRun()
     metrics = spec.evaluate(network, data, config, run)
     assert metrics["val_accuracy"] == metrics["test_accuracy"]
-    assert set(run.tables["dropout_comparison"]) == {"no dropout", "dropout"}
+    comparison = run.tables["dropout_comparison"]
+    assert set(comparison) == {"no dropout", "dropout"}
+    common = min(row["epochs"] for row in comparison.values())
+    assert all(f"gap_at_epoch_{common}" in row for row in comparison.values())
     assert set(run.tables["learning_curves"]) == {"no dropout", "dropout"}
     assert {"learning_curves", "confusion_matrix"} <= set(run.plots)
 
