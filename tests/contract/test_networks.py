@@ -10,24 +10,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training import CATALOG, LoadContext, TrainingRun
-from training.frameworks.onnx import OnnxNetwork, softmax, take
-from training.frameworks.torch import TorchNetwork, TorchSpec
-from training.runner import seed_everything
+from tests.networks import smoke_trained
+from training import CATALOG
+from training.frameworks.onnx import softmax, take
+from training.frameworks.torch import TorchSpec
 
 NETWORKS = [spec for spec in CATALOG if isinstance(spec, TorchSpec)]
 
 
 @pytest.mark.parametrize("spec", NETWORKS, ids=[s.name for s in NETWORKS])
 def test_onnx_runtime_matches_pytorch_on_held_out_inputs(spec: TorchSpec[Any, Any, Any]) -> None:
-    config = spec.smoke_config()
-    seed_everything(config.random_state)
-    run = TrainingRun()
-    data = spec.load_data(config, run)
-    trained = spec.fit(config, data, run)
-    assert isinstance(trained, TorchNetwork)
-    served = spec.load(spec.save(trained), LoadContext())
-    assert isinstance(served, OnnxNetwork)
+    _, data, trained, served = smoke_trained(spec)
 
     n_rows = min(16, len(data.y_test))
     held_out = take(data.X_test, slice(0, n_rows))

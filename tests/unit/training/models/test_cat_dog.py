@@ -6,6 +6,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from tests.networks import smoke_trained
 from training.data.image_sets import load_pet_photos
 from training.data.splits import Holdout
 from training.frameworks.onnx import Inputs, Network
@@ -19,7 +20,6 @@ from training.models.cat_dog import (
     set_head,
 )
 from training.run import TrainingRun
-from training.spec import LoadContext
 
 Trained = tuple[CatDog, CatDogTrainConfig, Holdout[Inputs], PetNetwork, Network]
 
@@ -27,11 +27,8 @@ Trained = tuple[CatDog, CatDogTrainConfig, Holdout[Inputs], PetNetwork, Network]
 @pytest.fixture(scope="module")
 def trained() -> Trained:
     spec = CatDog()
-    config = spec.smoke_config()
-    data = spec.load_data(config, TrainingRun())
-    network = spec.fit(config, data, TrainingRun())
-    served = spec.load(spec.save(network), LoadContext())
-    return spec, config, data, network, served
+    config, data, network, served = smoke_trained(spec)
+    return spec, config, data, network, served  # type: ignore[return-value]
 
 
 def test_onnx_graph_of_the_whole_network_matches_pytorch(trained: Trained) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.networks import smoke_trained
 from training.data.image_sets import load_cifar10
 from training.data.splits import Holdout
 from training.frameworks.onnx import Inputs, Network
@@ -17,7 +18,6 @@ from training.models.cifar10_cnn import (
     ComparedNetwork,
 )
 from training.run import TrainingRun
-from training.spec import LoadContext
 
 Trained = tuple[Cifar10Cnn, Cifar10CnnTrainConfig, Holdout[Inputs], ComparedNetwork, Network]
 
@@ -25,11 +25,8 @@ Trained = tuple[Cifar10Cnn, Cifar10CnnTrainConfig, Holdout[Inputs], ComparedNetw
 @pytest.fixture(scope="module")
 def trained() -> Trained:
     spec = Cifar10Cnn()
-    config = spec.smoke_config()
-    data = spec.load_data(config, TrainingRun())
-    network = spec.fit(config, data, TrainingRun())
-    served = spec.load(spec.save(network), LoadContext())
-    return spec, config, data, network, served
+    config, data, network, served = smoke_trained(spec)
+    return spec, config, data, network, served  # type: ignore[return-value]
 
 
 def test_onnx_graph_matches_pytorch_on_held_out_images(trained: Trained) -> None:

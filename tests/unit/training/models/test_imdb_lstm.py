@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from model_registry.flavors import dump_json
+from tests.networks import smoke_trained
 from training.data.splits import Holdout
 from training.data.text_sets import load_imdb_reviews, load_imdb_sentences
 from training.frameworks.onnx import GRAPH_FILE, NETWORK_FILE, Inputs, OnnxNetwork, take
@@ -16,8 +17,6 @@ from training.models._text import PAD_ID, UNK_ID, softmax64, stored_tokenizer, w
 from training.models.imdb_lstm import ImdbLstm, ImdbLstmTrainConfig, vocabulary
 from training.models.review_sentiment import MovieReview
 from training.run import TrainingRun
-from training.runner import seed_everything
-from training.spec import LoadContext
 
 SPEC = ImdbLstm()
 Trained = tuple[ImdbLstmTrainConfig, Holdout[Inputs], TorchNetwork, OnnxNetwork]
@@ -32,13 +31,7 @@ REVIEWS = [
 
 @pytest.fixture(scope="module")
 def trained() -> Trained:
-    config = SPEC.smoke_config()
-    seed_everything(config.random_state)
-    data = SPEC.load_data(config, TrainingRun())
-    network = SPEC.fit(config, data, TrainingRun())
-    served = SPEC.load(SPEC.save(network), LoadContext())
-    assert isinstance(served, OnnxNetwork)
-    return config, data, network, served
+    return smoke_trained(SPEC)
 
 
 def test_word_tokenizer_numbers_frequent_lower_cased_words_and_pads_to_the_longest() -> None:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.networks import smoke_trained
 from training.data.splits import Holdout
 from training.data.text_sets import AG_NEWS_TOPICS, clean_news_text, load_ag_news
 from training.frameworks.onnx import Inputs, OnnxNetwork, take
@@ -22,8 +23,6 @@ from training.models.news_topic import (
     package_tokenizer,
 )
 from training.run import TrainingRun
-from training.runner import seed_everything
-from training.spec import LoadContext
 
 SPEC = NewsTopic()
 Trained = tuple[NewsTopicTrainConfig, Holdout[Inputs], TorchNetwork, OnnxNetwork]
@@ -38,13 +37,7 @@ HEADLINES = [
 
 @pytest.fixture(scope="module")
 def trained() -> Trained:
-    config = SPEC.smoke_config()
-    seed_everything(config.random_state)
-    data = SPEC.load_data(config, TrainingRun())
-    network = SPEC.fit(config, data, TrainingRun())
-    served = SPEC.load(SPEC.save(network), LoadContext())
-    assert isinstance(served, OnnxNetwork)
-    return config, data, network, served
+    return smoke_trained(SPEC)
 
 
 def test_onnx_matches_pytorch_on_held_out_inputs(trained: Trained) -> None:
