@@ -219,6 +219,12 @@ def export_onnx(module: "torch.nn.Module", example: Inputs, names: tuple[str, ..
     # The exporter narrates each of its passes on stdout and warns about torchvision
     # operators it cannot register; neither concerns these graphs.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    # torch 2.13's exporter swaps in loop-based RNN kernels without clearing the ops'
+    # dispatch caches: from a process's second export on, an LSTM would be unrolled over
+    # the example's length and the graph would take only that length.
+    for op in (torch.ops.aten.lstm, torch.ops.aten.gru):
+        for overload in op.overloads():  # type: ignore[no-untyped-call]
+            getattr(op, overload)._dispatch_cache.clear()
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch's own pytree deprecations
         program = torch.onnx.export(
@@ -230,7 +236,23 @@ def export_onnx(module: "torch.nn.Module", example: Inputs, names: tuple[str, ..
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / GRAPH_FILE
         program.save(str(path), external_data=False)
-        return path.read_bytes()
+        graph = path.read_bytes()
+    _check_free_axes(graph, names, dynamic)
+    return graph
+
+
+def _check_free_axes(graph: bytes, names: tuple[str, ...],
+                     dynamic: Mapping[str, Mapping[int, str]]) -> None:  # fmt: skip
+    """Refuse a graph that fixed an axis meant to vary (the batch, a text's length)."""
+    import onnx
+
+    shapes = {
+        i.name: i.type.tensor_type.shape.dim for i in onnx.load_from_string(graph).graph.input
+    }
+    for name in names:
+        for axis in (0, *dynamic.get(name, {})):
+            if not shapes[name][axis].dim_param:
+                raise RuntimeError(f"the exported graph fixed axis {axis} of {name!r}")
 
 
 def dump_safetensors(module: "torch.nn.Module") -> bytes:

@@ -18,7 +18,7 @@ from pydantic import Field
 from training.data.loaders import load_rt_polarity
 from training.data.splits import Holdout
 from training.data.text_sets import load_imdb_reviews, load_imdb_sentences
-from training.frameworks.onnx import GRAPH_FILE, Inputs, Network, take
+from training.frameworks.onnx import Inputs, Network, take
 from training.frameworks.torch import TorchNetwork, TorchSpec, TorchTrainConfig, split_inputs
 from training.models._text import (
     PAD_ID,
@@ -187,20 +187,6 @@ class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
         )  # fmt: skip
         return metrics | {"best_epoch": float(artifact.history.best_epoch),
                           "vocabulary_size": float(words)}  # fmt: skip
-
-    def save(self, artifact: Any) -> dict[str, bytes]:
-        import onnx
-        import torch
-
-        # torch 2.13's ONNX exporter swaps in a while-loop LSTM by editing aten.lstm's kernels
-        # without clearing the op's dispatch cache, so from a process's second export on the
-        # LSTM is unrolled over the example's length and the graph takes only that length.
-        torch.ops.aten.lstm.input._dispatch_cache.clear()
-        files = super().save(artifact)
-        graph = onnx.load_from_string(files[GRAPH_FILE]).graph
-        if not graph.input[0].type.tensor_type.shape.dim[1].dim_param:
-            raise RuntimeError("the exported graph fixed the token axis to one length")
-        return files
 
     def batch_group(self, instance: MovieReview) -> Hashable:
         return length_bucket(instance.text, width=100, buckets=12)
