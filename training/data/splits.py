@@ -1,5 +1,6 @@
 """Held-out splits shared by every model: one config, one split type, one function."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -9,6 +10,7 @@ from pydantic import Field
 from training.spec import TrainConfig
 
 X = TypeVar("X")
+Y = TypeVar("Y")
 
 
 class SplitConfig(TrainConfig):
@@ -47,6 +49,12 @@ class Holdout(Generic[X]):
         if self.X_val is None or self.y_val is None:
             raise ValueError("this split has no validation part: set validation_size")
         return self.X_val, self.y_val
+
+    def map(self, function: "Callable[[X], Y]") -> "Holdout[Y]":
+        """The same rows with each part's `X` passed through `function`."""
+        val = None if self.X_val is None else function(self.X_val)
+        return Holdout(function(self.X_train), function(self.X_test), self.y_train, self.y_test,
+                       val, self.y_val)  # fmt: skip
 
 
 def holdout(X: Any, y: np.ndarray, config: SplitConfig, *, stratify: bool = True) -> Holdout[Any]:

@@ -278,6 +278,9 @@ class TorchSpec(NetworkSpec[InT, OutT, CfgT, Holdout[Inputs]]):
     def build(self, config: CfgT, meta: Mapping[str, Any]) -> "torch.nn.Module":
         """A fresh module for `config` (weights initialised, pretrained parts loaded)."""
 
+    def fit(self, config: CfgT, data: Holdout[Inputs], run: TrainingRun) -> Any:
+        return self.network(config, data, run, meta={})
+
     def network(
         self, config: CfgT, data: Holdout[Inputs], run: TrainingRun, meta: Mapping[str, Any],
         *, label: str = "",

@@ -1,8 +1,7 @@
 """Module 6: k-nearest neighbours on MNIST, with k chosen by stratified cross-validation."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -19,7 +18,7 @@ from training.models._mnist import (
 )
 from training.report.classification import report_classification
 from training.report.figures import subplots
-from training.report.search import SearchResult, grid_search, plot_search
+from training.report.search import Searched, grid_search, report_search
 from training.run import TrainingRun
 from training.spec import Floor
 
@@ -40,13 +39,7 @@ class MnistKnnTrainConfig(SplitConfig):
     cv_folds: int = Field(5, ge=2, description="stratified folds of the training part")
 
 
-@dataclass(frozen=True)
-class DigitKnn:
-    estimator: Any  # KNeighborsClassifier, fitted on the training part
-    search: SearchResult  # the cross-validated grid over k and weights, scored by accuracy
-
-
-class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, DigitKnn]):
+class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, Searched]):
     name, module, kind = "mnist-knn", 6, "classifier"
     title = "k-nearest neighbours on MNIST"
     example_input = DigitImage(pixels=EXAMPLE_DIGIT)
@@ -61,38 +54,36 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
     def load_data(self, config: MnistKnnTrainConfig, run: TrainingRun) -> MnistSplit:
         return split_mnist(run, config)
 
-    def fit(self, config: MnistKnnTrainConfig, data: MnistSplit, run: TrainingRun) -> DigitKnn:
+    def fit(self, config: MnistKnnTrainConfig, data: MnistSplit, run: TrainingRun) -> Searched:
         from sklearn.neighbors import KNeighborsClassifier
 
         # Brute force: in 784 dimensions trees prune almost nothing, and the artifact then
         # holds only the training images.
-        estimator, search = grid_search(
+        return grid_search(
             KNeighborsClassifier(algorithm="brute"),
             {"n_neighbors": list(config.n_neighbors), "weights": list(config.weights)},
             data.X_train, data.y_train, folds=config.cv_folds, scoring="accuracy",
             random_state=config.random_state, run=run,
         )  # fmt: skip
-        return DigitKnn(estimator, search)
 
     def evaluate(
-        self, artifact: DigitKnn, data: MnistSplit, config: MnistKnnTrainConfig, run: TrainingRun
+        self, artifact: Searched, data: MnistSplit, config: MnistKnnTrainConfig, run: TrainingRun
     ) -> dict[str, float]:
         predicted = artifact.estimator.predict(data.X_test)
         metrics = report_classification(run, data.y_test, predicted, DIGITS)
-        chosen = artifact.search.chosen
+        chosen = report_search(
+            run, artifact.search, x="n_neighbors", score="cv_accuracy", folds=config.cv_folds,
+            series="weights", xlabel="k (neighbours)",
+        )  # fmt: skip
         metrics |= {
             "cv_accuracy": chosen["cv_accuracy"], "cv_accuracy_std": chosen["cv_accuracy_std"],
             "k": float(chosen["n_neighbors"]),
             "n_train": float(len(data.y_train)), "n_test": float(len(data.y_test)),
         }  # fmt: skip
-        plot_search(run, artifact.search, x="n_neighbors", score="cv_accuracy", series="weights",
-                    xlabel="k (neighbours)")  # fmt: skip
         self._plot_mistakes(data, predicted, run)
         run.note(
-            f"k = {chosen['n_neighbors']} with {chosen['weights']} weights won "
-            f"{config.cv_folds}-fold CV on {len(data.y_train):,} training images "
-            f"({chosen['cv_accuracy']:.3f} ± {chosen['cv_accuracy_std']:.3f}); on "
-            f"{len(data.y_test):,} held-out images it scores {metrics['test_accuracy']:.3f}."
+            f"Trained on {len(data.y_train):,} images; on {len(data.y_test):,} held-out images "
+            f"it scores {metrics['test_accuracy']:.3f}."
         )
         return metrics
 
@@ -109,6 +100,6 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
         figure.suptitle("Held-out digits the model gets wrong (true label read as prediction)")
         run.add_plot("mistakes", figure)
 
-    def predict(self, artifact: DigitKnn, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
+    def predict(self, artifact: Searched, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
         classifier = artifact.estimator
         return digit_predictions(classifier.classes_, classifier.predict_proba(pixel_matrix(batch)))

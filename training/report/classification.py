@@ -59,6 +59,12 @@ def report_classification(
     }
     if positive is not None:
         index = names.index(positive)
+        missed = int(((y_true == index) & (y_pred != index)).sum())
+        flagged = int(((y_true != index) & (y_pred == index)).sum())
+        run.note(
+            f"{what}: {metrics['test_accuracy']:.3f} accuracy on {len(y_true):,} rows; "
+            f"{missed} {positive} rows were missed and {flagged} others taken for {positive}."
+        )
         metrics |= {
             f"test_precision_{positive}": float(precision[index]),
             f"test_recall_{positive}": float(recall[index]),

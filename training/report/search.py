@@ -21,6 +21,18 @@ class SearchResult:
         return self.candidates[self.best_index]
 
 
+@dataclass(frozen=True)
+class Searched:
+    """An estimator refitted with the parameters its cross-validated search chose.
+
+    An artifact type as it stands: the estimator is stored by its framework, the search
+    as typed JSON, so reports read `artifact.search.chosen`.
+    """
+
+    estimator: Any
+    search: SearchResult
+
+
 def grid_search(
     estimator: Any,
     grid: dict[str, list[Any]],
@@ -31,7 +43,7 @@ def grid_search(
     scoring: str,
     random_state: int,
     run: TrainingRun,
-) -> tuple[Any, SearchResult]:
+) -> Searched:
     """Refit the best of `grid` on all of `X`; candidates are keyed by the grid's last name part.
 
     `{"svm__C": [...]}` yields candidates like `{"C": 1.0, "cv_f1": 0.95, "cv_f1_std": 0.01}`
@@ -52,20 +64,22 @@ def grid_search(
             results["params"], results["mean_test_score"], results["std_test_score"], strict=True
         )
     ]  # fmt: skip
-    return search.best_estimator_, SearchResult(candidates, int(search.best_index_))
+    return Searched(search.best_estimator_, SearchResult(candidates, int(search.best_index_)))
 
 
-def plot_search(
+def report_search(
     run: TrainingRun,
     result: SearchResult,
     *,
     x: str,
     score: str,
+    folds: int,
     series: str | None = None,
     log_x: bool = False,
     xlabel: str | None = None,
-) -> None:
-    """The CV score (mean ± std) against one parameter, a line per value of `series`."""
+) -> dict[str, Any]:
+    """The CV score (mean ± std) against one parameter, a line per value of `series`, with
+    every candidate's table and a note on the winner, which it returns."""
     figure, axes = new_figure()
     groups = dict.fromkeys(c[series] for c in result.candidates) if series else {None: None}
     for group in groups:
@@ -84,6 +98,13 @@ def plot_search(
     axes.legend()
     run.add_plot("cv_search", figure)
     run.add_table("cv_search", result.candidates)
+    won = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                    for k, v in chosen.items() if not k.startswith("cv_"))  # fmt: skip
+    run.note(
+        f"{won} won {folds}-fold cross-validation: {score} {chosen[score]:.3f} "
+        f"± {chosen[f'{score}_std']:.3f} over the folds."
+    )
+    return chosen
 
 
 def _plain(value: Any) -> Any:
