@@ -14,7 +14,13 @@ class BatchOverride(BaseModel):
     """A model's micro-batching policy, replacing the one its spec declares."""
 
     max_items: int = Field(ge=1, le=1000, description="instances per call at most (1: off)")
-    max_wait_ms: float = Field(ge=0, le=1000, description="longest wait for a batch to fill")
+    max_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="how long a request that finds the model idle waits for "
+        "others to share its call (0: it runs at once)",
+    )
 
 
 class ServiceSettings(RegistrySettings):
@@ -48,8 +54,7 @@ class ServiceSettings(RegistrySettings):
     batching: bool = Field(True, description="micro-batch concurrent requests where a model allows")
     batch_policies: dict[str, BatchOverride] = Field(
         default_factory=dict,
-        description="per-model batching as JSON, e.g. "
-        '{"news-topic": {"max_items": 16, "max_wait_ms": 4}}',
+        description='per-model batching as JSON, e.g. {"news-topic": {"max_items": 32}}',
     )
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"

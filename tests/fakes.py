@@ -78,7 +78,7 @@ class EchoSpec(NumpySpec[EchoInput, EchoOutput, EchoConfig, None, EchoArtifact])
 
 class SlowEchoSpec(EchoSpec):
     name = "slow-echo"
-    batch_policy = BatchPolicy(max_items=16, max_wait_ms=20)
+    batch_policy = BatchPolicy(max_items=16)
     call_s: ClassVar[float] = 0.03
 
     def predict(self, artifact: EchoArtifact, batch: Sequence[EchoInput]) -> list[EchoOutput]:

@@ -7,8 +7,15 @@ from typing import Annotated, Self, cast
 from PIL import Image
 from pydantic import AfterValidator, Field, PrivateAttr, StringConstraints
 
-from training.data.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InvalidImageError, decode_image
-from training.spec import Schema
+from training.data.images import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    ImageError,
+    InvalidImageError,
+    check_image,
+    decode_image,
+)
+from training.spec import PredictionError, Schema
 
 MAX_TEXT_CHARS = 5_000
 
@@ -39,22 +46,27 @@ def image_from_base64(value: str, *, draft_size: tuple[int, int] | None = None) 
 
     `draft_size`: see `decode_image` (lets a JPEG decode at a reduced scale).
     """
+    return decode_image(_base64_bytes(value), draft_size=draft_size)
+
+
+def _base64_bytes(value: str) -> bytes:
     if value.startswith("data:"):
         raise InvalidImageError(
             "send the bare base64 of the file, without the 'data:...;base64,' prefix"
         )
     try:
-        data = base64.b64decode(value, validate=True)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImageError(
             "not valid base64: encode the file's bytes with the standard alphabet "
             "(A-Z, a-z, 0-9, +, /) and '=' padding, on one line without spaces"
         ) from None
-    return decode_image(data, draft_size=draft_size)
 
 
 def _check_image_base64(value: str) -> str:
-    image_from_base64(value)  # an ImageError is a ValueError: pydantic makes it a 422
+    # Header and limits only (microseconds, on the event loop): the pixels are decoded
+    # once, by the model, in its worker thread. An ImageError is a ValueError: a 422.
+    check_image(_base64_bytes(value))
     return value
 
 
@@ -71,11 +83,11 @@ ImageBase64 = Annotated[
         json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
     ),
 ]
-"""An image in JSON, checked by decoding it; the schema keeps the string, not the pixels.
+"""An image in JSON, checked up to its header; the schema keeps the string, not the pixels.
 
-Validation decodes the whole image once (a truncated file is only found that way) and
-drops the pixels, so a request never holds many decoded images; `image_from_base64`
-decodes it again where the model needs it.
+Validation refuses bad base64, unsupported formats and images over the limits; the model
+decodes the pixels in its worker thread, where a truncated file is found and answered as
+a 422 on `image_base64`.
 """
 
 
@@ -97,7 +109,14 @@ class ImageInput(Schema):
         return instance
 
     def image(self, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
-        """The decoded RGB image, upright."""
+        """The decoded RGB image, upright.
+
+        An upload that cannot be decoded raises its `ImageError` (the route's `file`); an
+        instance's `image_base64` a `PredictionError` naming that field.
+        """
         if self._upload is not None:
             return decode_image(self._upload, draft_size=draft_size)
-        return image_from_base64(self.image_base64, draft_size=draft_size)
+        try:
+            return image_from_base64(self.image_base64, draft_size=draft_size)
+        except ImageError as error:
+            raise PredictionError("image_base64", error.message) from None

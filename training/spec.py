@@ -69,7 +69,9 @@ class BatchPolicy:
 
     `max_items` counts instances, not requests. A policy with `max_items == 1` (the
     default) runs each request on its own: batching pays only where a call's fixed cost
-    dominates, as in the neural networks.
+    dominates, as in the neural networks. A request that finds the model idle waits
+    `max_wait_ms` for company (0: none); requests that arrive while a call runs share
+    the next one.
     """
 
     max_items: int = 1

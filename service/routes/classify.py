@@ -1,8 +1,8 @@
 """`POST /classify/{model}`: an image upload for each image model (cat-dog by name).
 
-A thin adapter over the one inference path: the upload is read (capped) and sniffed on
-the event loop; decoding happens in the model's worker thread, like every other piece of
-inference. Its answer is the same typed response as the model's JSON predict route.
+A thin adapter over the one inference path: the upload is read (capped) and its header
+checked on the event loop; decoding happens in the model's worker thread, like every
+other piece of inference. Its answer is the same typed response as the model's JSON predict route.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,12 +15,7 @@ from service.deps import InferenceDep
 from service.logging import model_var
 from service.routes.predict import add_model_route, response_model
 from training import AnyModelSpec, AnySpec, ModelSpec
-from training.data.images import (
-    MAX_IMAGE_BYTES,
-    ImageTooLargeError,
-    UnsupportedImageError,
-    sniff_format,
-)
+from training.data.images import MAX_IMAGE_BYTES, ImageTooLargeError, check_image
 from training.schemas import ImageInput
 
 
@@ -51,14 +46,11 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Response]]:
     ) -> Response:
         model_var.set(name)
         data = await file.read(MAX_IMAGE_BYTES + 1)
-        if len(data) > MAX_IMAGE_BYTES:
+        if len(data) > MAX_IMAGE_BYTES:  # only the first bytes past the limit were read
             raise ImageTooLargeError(
                 f"the upload is over {MAX_IMAGE_BYTES:,} bytes: re-encode the image smaller"
             )
-        if sniff_format(data) is None:
-            raise UnsupportedImageError(
-                "the upload is not a JPEG, PNG, WebP or GIF image: send the image file itself"
-            )
+        check_image(data)  # format, header and pixel limits: microseconds
         result = await inference.infer(name, [input_type.from_upload(data)])
         response: BaseModel = response_type(
             model=name, version=result.version, predictions=result.outputs

@@ -1,10 +1,11 @@
 """Adaptive micro-batching: concurrent requests for one model run as one call.
 
 A network's call has a fixed cost (kernel launches, thread wake-ups, the Python around
-it) that a batch shares. The batcher queues each request's instances, and a worker takes
-the oldest request and adds others behind it until the batch holds `max_items` instances
-or `max_wait_ms` has passed since that request arrived; under light load it waits at
-most that long, under heavy load batches fill at once.
+it) that a batch shares. The batcher runs one call at a time. A request that finds the
+model idle runs at once (after at most `max_wait_ms` for company, 0 by default), alone;
+requests that arrive while a call runs queue up and go together, up to `max_items`
+instances, as soon as it returns. So batches grow with the load, and a lone client
+never waits for one.
 
 - A request is never split and its results are never mixed with another's: the call's
   outputs are cut back into each request's slice, in order.
@@ -66,9 +67,14 @@ class MicroBatcher:
         key = self._group_key(instances[0]) if self._group_key is not None else None
         self._queues.setdefault(key, deque()).append(job)
         self._wakeup.set()
-        if self._worker is None or self._worker.done():
+        if self.is_idle:
             self._worker = asyncio.create_task(self._work())
         return await job.future
+
+    @property
+    def is_idle(self) -> bool:
+        """No call running and nothing queued: the worker has exited."""
+        return self._worker is None or self._worker.done()
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -77,11 +83,9 @@ class MicroBatcher:
                 await self._worker
 
     async def _work(self) -> None:
-        while True:
-            if not any(self._queues.values()):
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
+        # Runs while there is work and then exits (`submit` starts it again), so an idle
+        # batcher, such as one of a version swapped out, holds no task.
+        while any(self._queues.values()):
             key, queue = self._oldest_queue()
             deadline = queue[0].arrived + self._policy.max_wait_ms / 1000
             while self._items(queue) < self._policy.max_items:

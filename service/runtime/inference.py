@@ -44,7 +44,7 @@ class Inference:
             for name, spec in models.specs.items()
         }
         self._batching = batching
-        self._batchers: dict[tuple[str, int], MicroBatcher] = {}
+        self._batchers: dict[tuple[str, int], tuple[Predictor, MicroBatcher]] = {}
 
     def policy(self, name: str) -> BatchPolicy:
         return self._policies[name]
@@ -77,17 +77,28 @@ class Inference:
         if not (self._batching and policy.is_enabled):
             return await run_in_threadpool(predictor.predict, instances)
         key = (name, predictor.version)
-        batcher = self._batchers.get(key)
-        if batcher is None:
+        entry = self._batchers.get(key)
+        if entry is None or entry[0] is not predictor:
+            self._forget_unloaded()
             histogram = self._metrics.batch_size.labels(name)
-            batcher = self._batchers[key] = MicroBatcher(
+            batcher = MicroBatcher(
                 predictor.predict,
                 policy,
                 group_key=predictor.spec.batch_group,
                 on_batch=histogram.observe,
             )
-        return await batcher.submit(instances)
+            entry = self._batchers[key] = (predictor, batcher)
+        return await entry[1].submit(instances)
+
+    def _forget_unloaded(self) -> None:
+        """Drop the idle batchers of predictors that were swapped out or evicted.
+
+        A batcher holds its predictor, so keeping it would keep the version in memory.
+        """
+        for key, (predictor, batcher) in list(self._batchers.items()):
+            if batcher.is_idle and not self.models.holds(predictor):
+                del self._batchers[key]
 
     async def close(self) -> None:
-        for batcher in self._batchers.values():
+        for _, batcher in self._batchers.values():
             await batcher.close()

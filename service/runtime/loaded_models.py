@@ -85,6 +85,13 @@ class LoadedModels:
             return serving
         return self._pinned.get((name, version))
 
+    def holds(self, predictor: Predictor) -> bool:
+        """Whether `predictor` is still in memory: serving, or a cached pinned version."""
+        name, version = predictor.spec.name, predictor.version
+        return (
+            self._serving.get(name) is predictor or self._pinned.get((name, version)) is predictor
+        )
+
     # ------------------------------------------------------------- slow paths
 
     def load_pinned(

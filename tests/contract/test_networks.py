@@ -20,7 +20,8 @@ NETWORKS = [spec for spec in CATALOG if isinstance(spec, TorchSpec)]
 
 @pytest.mark.parametrize("spec", NETWORKS, ids=[s.name for s in NETWORKS])
 def test_onnx_runtime_matches_pytorch_on_held_out_inputs(spec: TorchSpec[Any, Any, Any]) -> None:
-    _, data, trained, served = smoke_trained(spec)
+    smoke = smoke_trained(spec)
+    data, trained, served = smoke.data, smoke.network, smoke.served
 
     n_rows = min(16, len(data.y_test))
     held_out = take(data.X_test, slice(0, n_rows))

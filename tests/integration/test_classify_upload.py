@@ -4,6 +4,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -72,7 +73,7 @@ def test_the_answer_matches_the_json_route(client: TestClient) -> None:
     ("data", "status"),
     [
         (b"this is not an image at all", 415),
-        (b"", 415),
+        (b"", 422),
         (b"\xff\xd8\xff\xe0" + b"\x00" * 20, 422),  # a JPEG that stops after its signature
     ],
     ids=["garbage", "empty", "truncated-jpeg"],
@@ -83,6 +84,20 @@ def test_bad_uploads_get_a_json_error_and_no_500(
     response = client.post("/classify/image-shape", files={"file": ("x.jpg", data, "image/jpeg")})
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+def test_a_truncated_image_in_json_is_a_422_naming_image_base64(client: TestClient) -> None:
+    import base64
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    jpeg = _encoded(Image.fromarray(noise), "JPEG")
+    truncated = jpeg[: len(jpeg) // 2]  # the header is whole: only decoding finds the cut
+    body = {"instances": [{"image_base64": base64.b64encode(truncated).decode()}]}
+    response = client.post("/v1/models/image-shape/predict", json=body)
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert issue["loc"] == ["body", "instances", "image_base64"]
+    assert "truncated" in issue["msg"]
 
 
 def test_oversized_dimensions_are_refused_before_decoding(client: TestClient) -> None:

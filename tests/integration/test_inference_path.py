@@ -110,6 +110,29 @@ async def test_one_refused_instance_fails_only_its_own_request(
     assert bad.json()["detail"][0]["loc"] == ["body", "instances", "fail"]
 
 
+async def test_the_batcher_of_a_version_swapped_out_is_forgotten(home: Path) -> None:
+    app: FastAPI = create_app(ServiceSettings(home=home, log_json=False), catalog=FAKES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+
+        async def ask() -> int:
+            body = {"instances": [{"value": 1}]}
+            response = await client.post("/v1/models/slow-echo/predict", json=body)
+            assert response.status_code == 200, response.text
+            return int(response.json()["version"])
+
+        assert await ask() == 1
+        registry: ModelRegistry = app.state.registry
+        await asyncio.to_thread(publish_fake_version, registry, SlowEchoSpec(), offset=20)
+        await asyncio.to_thread(registry.set_alias, "slow-echo", "production", 2)
+        await asyncio.to_thread(app.state.models.refresh)
+        assert await ask() == 2
+        batchers = app.state.inference._batchers
+    assert [key for key in batchers if key[0] == "slow-echo"] == [("slow-echo", 2)]
+
+
 async def test_batching_can_be_switched_off_in_settings(home: Path) -> None:
     app: FastAPI = create_app(
         ServiceSettings(home=home, log_json=False, batching=False), catalog=FAKES

@@ -33,6 +33,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidImageError",
     "UnsupportedImageError",
+    "check_image",
     "decode_image",
     "to_array",
 ]
@@ -87,6 +88,17 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def check_image(
+    data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS
+) -> None:
+    """Refuse `data` for every reason found without decoding pixels (an `ImageError`).
+
+    Costs microseconds: what the event loop may do to a request. A truncated or corrupt
+    pixel stream is found only by `decode_image`.
+    """
+    _open_header(bytes(data), max_bytes, max_pixels)
+
+
 def decode_image(
     data: bytes,
     *,
@@ -100,7 +112,30 @@ def decode_image(
     while the image still covers that size on both sides (whatever its EXIF rotation);
     several times faster for a photo that a model shrinks anyway.
     """
-    data = bytes(data)
+    image, kind = _open_header(bytes(data), max_bytes, max_pixels)
+    name = "WebP" if kind == "WEBP" else kind
+    try:
+        if draft_size is not None and kind == "JPEG":
+            side = max(draft_size)  # square: covers the size whichever way EXIF rotates it
+            image.draft(image.mode, (side, side))
+        image.load()
+    except Exception:
+        raise InvalidImageError(
+            f"the {name} data is truncated or corrupt and cannot be decoded: send the "
+            "complete, unmodified file"
+        ) from None
+    with contextlib.suppress(Exception):  # unreadable EXIF is broken metadata: keep as is
+        ImageOps.exif_transpose(image, in_place=True)
+    try:
+        return as_rgb(image)
+    except Exception:  # a colour mode Pillow cannot convert: the request's fault, not a 500
+        raise InvalidImageError(
+            f"the {name} image's colour mode {image.mode!r} is not supported: save it as RGB"
+        ) from None
+
+
+def _open_header(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Image, str]:
+    """The image with only its header read, and its format, once every limit is checked."""
     if not data:
         raise InvalidImageError("the image is empty (0 bytes): send the image file's bytes")
     if len(data) > max_bytes:
@@ -131,24 +166,7 @@ def decode_image(
     width, height = image.size
     if width * height > max_pixels:
         raise _too_many_pixels((width, height), max_pixels)
-    try:
-        if draft_size is not None and kind == "JPEG":
-            side = max(draft_size)  # square: covers the size whichever way EXIF rotates it
-            image.draft(image.mode, (side, side))
-        image.load()
-    except Exception:
-        raise InvalidImageError(
-            f"the {name} data is truncated or corrupt and cannot be decoded: send the "
-            "complete, unmodified file"
-        ) from None
-    with contextlib.suppress(Exception):  # unreadable EXIF is broken metadata: keep as is
-        ImageOps.exif_transpose(image, in_place=True)
-    try:
-        return as_rgb(image)
-    except Exception:  # a colour mode Pillow cannot convert: the request's fault, not a 500
-        raise InvalidImageError(
-            f"the {name} image's colour mode {image.mode!r} is not supported: save it as RGB"
-        ) from None
+    return image, kind
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageTooLargeError:

@@ -102,7 +102,7 @@ class Cifar10Cnn(TorchSpec[CifarImage, CifarPrediction, Cifar10CnnTrainConfig]):
     example_input = CifarImage(image_base64=EXAMPLE_CIFAR_SHIP)
     floors = (Floor("val_accuracy", minimum=0.55),)
     selection_metric = "val_accuracy"
-    batch_policy = BatchPolicy(max_items=64, max_wait_ms=2.0)
+    batch_policy = BatchPolicy(max_items=64)
 
     def smoke_config(self) -> Cifar10CnnTrainConfig:
         return Cifar10CnnTrainConfig(widths=(8, 8, 8), epochs=1, max_samples=400)

@@ -74,7 +74,7 @@ class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
     selection_metric = "test_accuracy"
     # Measured through ONNX Runtime on one thread: ~0.3 ms for one review alone, ~0.14 ms
     # per review in a batch of 8 or 16 of like length.
-    batch_policy = BatchPolicy(max_items=32, max_wait_ms=2.0)
+    batch_policy = BatchPolicy(max_items=32)
 
     def smoke_config(self) -> ImdbLstmTrainConfig:
         return ImdbLstmTrainConfig(max_samples=600, epochs=2, min_frequency=2)

@@ -183,7 +183,7 @@ class NewsTopic(TorchSpec[NewsHeadline, TopicPrediction, NewsTopicTrainConfig]):
     selection_metric = "test_accuracy"
     # Measured through ONNX Runtime on one thread (busy machine): ~10 ms for one headline
     # alone, ~7.5 ms per headline in a batch of 8 of like length and ~6.6 ms in one of 16.
-    batch_policy = BatchPolicy(max_items=16, max_wait_ms=3.0)
+    batch_policy = BatchPolicy(max_items=16)
 
     def smoke_config(self) -> NewsTopicTrainConfig:
         return NewsTopicTrainConfig(max_samples=200, trained_layers=1, epochs=1)

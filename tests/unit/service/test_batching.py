@@ -95,3 +95,25 @@ async def test_a_lone_request_waits_at_most_max_wait() -> None:
     assert await batcher.submit([5]) == [10]
     assert time.perf_counter() - started < 1.0
     await batcher.close()
+
+
+async def test_a_request_that_finds_the_model_idle_runs_at_once_and_later_ones_share_a_call() -> (
+    None
+):
+    model = Recorder(call_s=0.1)
+    batcher = _batcher(model, max_wait_ms=0)
+    first = asyncio.ensure_future(batcher.submit([1]))
+    await asyncio.sleep(0.03)  # the first call is running now
+    rest = await asyncio.gather(*(batcher.submit([v]) for v in (2, 3, 4)))
+    assert await first == [2]
+    assert rest == [[4], [6], [8]]
+    assert model.batches == [[1], [2, 3, 4]]
+
+
+async def test_an_idle_batcher_holds_no_task() -> None:
+    batcher = _batcher(Recorder(call_s=0), max_wait_ms=0)
+    assert batcher.is_idle
+    assert await batcher.submit([1]) == [2]
+    await asyncio.sleep(0)  # let the worker see the empty queue and return
+    assert batcher.is_idle
+    assert await batcher.submit([2]) == [4], "the next request starts a worker again"

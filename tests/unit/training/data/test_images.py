@@ -19,6 +19,7 @@ from training.data.images import (
     to_array,
 )
 from training.schemas import MAX_IMAGE_BASE64_CHARS, ImageInput, image_from_base64
+from training.spec import PredictionError
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -350,8 +351,8 @@ def test_image_input_keeps_the_string_and_decodes_on_demand() -> None:
         (b64(encode(Image.new("RGB", (4, 4)), "PNG"))[:20] + "\n" + "AAAA", "base64"),
         ("data:image/png;base64," + b64(encode(Image.new("RGB", (4, 4)), "PNG")), "prefix"),
         (b64(b"plain text, not an image"), "JPEG, PNG, WebP or GIF"),
-        (b64(encode(Image.new("RGB", (64, 64)), "JPEG")[:300]), "truncated"),
         (b64(png_header(100_000, 100_000)), "pixels"),
+        (b64(encode(Image.new("RGB", (64, 64)), "JPEG")[:300]), "header is truncated"),
         ("", "at least 1 character"),
         ("A" * (MAX_IMAGE_BASE64_CHARS + 4), "at most"),
     ],
@@ -362,6 +363,17 @@ def test_image_base64_errors_are_422_naming_the_field(value: str, reason: str) -
     (issue,) = caught.value.errors()
     assert issue["loc"] == ("image_base64",)
     assert reason in issue["msg"]
+
+
+def test_a_truncated_image_passes_the_header_check_and_fails_its_decoding_naming_the_field() -> (
+    None
+):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    jpeg = encode(Image.fromarray(noise), "JPEG", quality=95)
+    request = ImageInput(image_base64=b64(jpeg[: len(jpeg) // 2]))  # header whole, pixels cut
+    with pytest.raises(PredictionError, match="truncated") as caught:
+        request.image()
+    assert caught.value.field == "image_base64"
 
 
 def test_image_base64_schema_documents_its_limits() -> None:

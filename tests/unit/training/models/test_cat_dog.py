@@ -6,33 +6,17 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from tests.networks import smoke_trained
+from tests.networks import Smoke, smoke_fixture
 from training.data.image_sets import load_pet_photos
-from training.data.splits import Holdout
-from training.frameworks.onnx import Inputs, Network
 from training.models._images import probability_rows
-from training.models.cat_dog import (
-    PREPROCESSING,
-    CatDog,
-    CatDogTrainConfig,
-    PetNetwork,
-    backbone_features,
-    set_head,
-)
+from training.models.cat_dog import PREPROCESSING, CatDog, backbone_features, set_head
 from training.run import TrainingRun
 
-Trained = tuple[CatDog, CatDogTrainConfig, Holdout[Inputs], PetNetwork, Network]
+trained = smoke_fixture(CatDog())
 
 
-@pytest.fixture(scope="module")
-def trained() -> Trained:
-    spec = CatDog()
-    config, data, network, served = smoke_trained(spec)
-    return spec, config, data, network, served  # type: ignore[return-value]
-
-
-def test_onnx_graph_of_the_whole_network_matches_pytorch(trained: Trained) -> None:
-    *_, data, network, served = trained
+def test_onnx_graph_of_the_whole_network_matches_pytorch(trained: Smoke[CatDog]) -> None:
+    data, network, served = trained.data, trained.network, trained.served
     torch_p = probability_rows(network.run(data.X_test))
     onnx_p = probability_rows(served.run(data.X_test))
     assert np.array_equal(torch_p.argmax(1), onnx_p.argmax(1))
@@ -53,9 +37,9 @@ def test_set_head_gives_the_logistic_regression_probabilities() -> None:
 
 
 def test_backbone_features_are_the_pooled_features_and_leave_the_module_as_it_was(
-    trained: Trained,
+    trained: Smoke[CatDog],
 ) -> None:
-    _, _, data, network, _ = trained
+    data, network = trained.data, trained.network
     module: Any = network.module  # the package's EfficientNet: attributes are untyped
     images = data.X_test["image"][:3]
     head = module._fc
@@ -71,8 +55,8 @@ def test_backbone_features_are_the_pooled_features_and_leave_the_module_as_it_wa
     assert np.abs(logits - (pooled @ head.weight.numpy().T + head.bias.numpy())).max() < 1e-4
 
 
-def test_only_the_head_is_new_and_the_backbone_is_frozen(trained: Trained) -> None:
-    spec, config, *_ = trained
+def test_only_the_head_is_new_and_the_backbone_is_frozen(trained: Smoke[CatDog]) -> None:
+    spec, config = trained.spec, trained.config
     module = spec.build(config, {})
     assert not any(p.requires_grad for p in module.parameters())
     head = module.get_submodule("_fc")
@@ -81,8 +65,8 @@ def test_only_the_head_is_new_and_the_backbone_is_frozen(trained: Trained) -> No
     assert module(torch.zeros(1, 3, 224, 224)).shape == (1, 2)
 
 
-def test_evaluate_reports_cv_and_held_out_accuracy_and_the_mistakes(trained: Trained) -> None:
-    spec, config, data, network, _ = trained
+def test_evaluate_reports_cv_and_held_out_accuracy_and_the_mistakes(trained: Smoke[CatDog]) -> None:
+    spec, config, data, network = trained.spec, trained.config, trained.data, trained.network
     run = TrainingRun()
     metrics = spec.evaluate(network, data, config, run)
     assert {"cv_accuracy", "test_accuracy", "test_roc_auc"} <= set(metrics)
@@ -91,16 +75,16 @@ def test_evaluate_reports_cv_and_held_out_accuracy_and_the_mistakes(trained: Tra
     assert list(run.tables["cross_validation"]) == [f"C={c}" for c in config.c_grid]
 
 
-def test_decode_gives_the_label_and_named_probabilities(trained: Trained) -> None:
-    spec, *_, served = trained
+def test_decode_gives_the_label_and_named_probabilities(trained: Smoke[CatDog]) -> None:
+    spec, served = trained.spec, trained.served
     cat, dog = spec.decode(served, np.array([[2.0, -1.0], [0.0, 3.0]], dtype=np.float32))
     assert (cat.label, dog.label) == ("cat", "dog")
     assert cat.probabilities.cat == pytest.approx(1 / (1 + np.exp(-3.0)))
     assert dog.probabilities.cat + dog.probabilities.dog == pytest.approx(1.0)
 
 
-def test_encode_prepares_a_request_like_the_training_photos(trained: Trained) -> None:
-    spec, _, data, _, served = trained
+def test_encode_prepares_a_request_like_the_training_photos(trained: Smoke[CatDog]) -> None:
+    spec, data, served = trained.spec, trained.data, trained.served
     files = load_pet_photos(TrainingRun())
     path = str(data.X_test["path"][0])
     content = files.contents[files.paths.index(path)]

@@ -4,41 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from tests.networks import smoke_trained
+from tests.networks import Smoke, smoke_fixture
 from training.data.image_sets import load_cifar10
-from training.data.splits import Holdout
-from training.frameworks.onnx import Inputs, Network
 from training.frameworks.torch import TorchNetwork
-from training.models.cifar10_cnn import (
-    CLASSES,
-    PREPROCESSING,
-    Cifar10Cnn,
-    Cifar10CnnTrainConfig,
-    CifarImage,
-    ComparedNetwork,
-)
+from training.models.cifar10_cnn import CLASSES, PREPROCESSING, Cifar10Cnn, CifarImage
 from training.run import TrainingRun
 
-Trained = tuple[Cifar10Cnn, Cifar10CnnTrainConfig, Holdout[Inputs], ComparedNetwork, Network]
+trained = smoke_fixture(Cifar10Cnn())
 
 
-@pytest.fixture(scope="module")
-def trained() -> Trained:
-    spec = Cifar10Cnn()
-    config, data, network, served = smoke_trained(spec)
-    return spec, config, data, network, served  # type: ignore[return-value]
-
-
-def test_onnx_graph_matches_pytorch_on_held_out_images(trained: Trained) -> None:
-    *_, data, network, served = trained
-    torch_p = torch.softmax(torch.from_numpy(network.run(data.X_test)).double(), 1).numpy()
-    onnx_p = torch.softmax(torch.from_numpy(served.run(data.X_test)).double(), 1).numpy()
-    assert np.array_equal(torch_p.argmax(1), onnx_p.argmax(1))
-    assert np.abs(torch_p - onnx_p).max() < 1e-4
-
-
-def test_the_two_runs_differ_only_in_dropout(trained: Trained) -> None:
-    _, config, _, network, _ = trained
+def test_the_two_runs_differ_only_in_dropout(trained: Smoke[Cifar10Cnn]) -> None:
+    config, network = trained.config, trained.network
 
     def rates(n: TorchNetwork) -> list[float]:
         return [m.p for m in n.module.modules() if isinstance(m, torch.nn.Dropout)]
@@ -48,8 +24,8 @@ def test_the_two_runs_differ_only_in_dropout(trained: Trained) -> None:
     assert network.meta == network.baseline.meta
 
 
-def test_evaluate_reports_both_runs_and_the_held_out_accuracy(trained: Trained) -> None:
-    spec, config, data, network, _ = trained
+def test_evaluate_reports_both_runs_and_the_held_out_accuracy(trained: Smoke[Cifar10Cnn]) -> None:
+    spec, config, data, network = trained.spec, trained.config, trained.data, trained.network
     run = TrainingRun()
     metrics = spec.evaluate(network, data, config, run)
     assert metrics["val_accuracy"] == metrics["test_accuracy"]
@@ -61,8 +37,8 @@ def test_evaluate_reports_both_runs_and_the_held_out_accuracy(trained: Trained) 
     assert {"learning_curves", "confusion_matrix"} <= set(run.plots)
 
 
-def test_decode_names_each_probability_by_its_class(trained: Trained) -> None:
-    spec, *_, served = trained
+def test_decode_names_each_probability_by_its_class(trained: Smoke[Cifar10Cnn]) -> None:
+    spec, served = trained.spec, trained.served
     logits = np.full((1, 10), -5.0, dtype=np.float32)
     logits[0, CLASSES.index("ship")] = 5.0
     [prediction] = spec.decode(served, logits)
@@ -73,8 +49,8 @@ def test_decode_names_each_probability_by_its_class(trained: Trained) -> None:
     assert sum(probabilities.values()) == pytest.approx(1.0)
 
 
-def test_encode_prepares_a_request_like_the_training_images(trained: Trained) -> None:
-    spec, *_, served = trained
+def test_encode_prepares_a_request_like_the_training_images(trained: Smoke[Cifar10Cnn]) -> None:
+    spec, served = trained.spec, trained.served
     inputs = spec.encode(served, [spec.example_input, spec.example_input])
     assert inputs["image"].shape == (2, 3, 32, 32)
     assert inputs["image"].dtype == np.float32

@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 
 from model_registry.flavors import dump_json
-from tests.networks import smoke_trained
-from training.data.splits import Holdout
+from tests.networks import Smoke, smoke_fixture
 from training.data.text_sets import load_imdb_reviews, load_imdb_sentences
-from training.frameworks.onnx import GRAPH_FILE, NETWORK_FILE, Inputs, OnnxNetwork, take
-from training.frameworks.torch import TorchNetwork
-from training.models._text import PAD_ID, UNK_ID, softmax64, stored_tokenizer, word_tokenizer
+from training.frameworks.onnx import GRAPH_FILE, NETWORK_FILE
+from training.models._text import PAD_ID, UNK_ID, stored_tokenizer, word_tokenizer
 from training.models.imdb_lstm import ImdbLstm, ImdbLstmTrainConfig, vocabulary
 from training.models.review_sentiment import MovieReview
 from training.run import TrainingRun
 
 SPEC = ImdbLstm()
-Trained = tuple[ImdbLstmTrainConfig, Holdout[Inputs], TorchNetwork, OnnxNetwork]
 REVIEWS = [
     "A tender, funny and deeply moving film.",
     "Dull. The plot goes nowhere, the acting is wooden and the jokes fall flat; "
@@ -29,9 +26,7 @@ REVIEWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def trained() -> Trained:
-    return smoke_trained(SPEC)
+trained = smoke_fixture(SPEC)
 
 
 def test_word_tokenizer_numbers_frequent_lower_cased_words_and_pads_to_the_longest() -> None:
@@ -50,9 +45,9 @@ def test_word_tokenizer_numbers_frequent_lower_cased_words_and_pads_to_the_longe
 
 
 def test_vocabulary_comes_from_the_training_part_only_and_is_rebuilt_identically(
-    trained: Trained,
+    trained: Smoke[ImdbLstm],
 ) -> None:
-    config, data, network, _ = trained
+    config, data, network = trained.config, trained.data, trained.network
     vocab = stored_tokenizer(network).get_vocab()
     assert vocab == vocabulary(data.X_train, config).get_vocab()
 
@@ -64,16 +59,10 @@ def test_vocabulary_comes_from_the_training_part_only_and_is_rebuilt_identically
     assert not unseen & set(vocab)
 
 
-def test_onnx_matches_pytorch_on_held_out_inputs(trained: Trained) -> None:
-    _, data, network, served = trained
-    held_out = take(data.X_test, slice(0, 64))
-    expected, actual = softmax64(network.run(held_out)), softmax64(served.run(held_out))
-    np.testing.assert_array_equal(actual.argmax(axis=1), expected.argmax(axis=1))
-    np.testing.assert_allclose(actual, expected, atol=1e-4)
-
-
-def test_a_text_gets_the_same_answer_alone_or_padded_among_longer_texts(trained: Trained) -> None:
-    _, _, network, served = trained
+def test_a_text_gets_the_same_answer_alone_or_padded_among_longer_texts(
+    trained: Smoke[ImdbLstm],
+) -> None:
+    network, served = trained.network, trained.served
     batch = [MovieReview(text=t) for t in REVIEWS]
     tokens = SPEC.encode(served, batch)["tokens"]
     assert tokens.shape[1] > (tokens[2] != PAD_ID).sum(), "the short texts are padded"
@@ -90,8 +79,8 @@ def test_a_text_gets_the_same_answer_alone_or_padded_among_longer_texts(trained:
         assert onnx_answer.probability == pytest.approx(torch_answer.probability, abs=1e-4)
 
 
-def test_served_version_predicts_without_torch(trained: Trained, tmp_path: Path) -> None:
-    *_, network, _ = trained
+def test_served_version_predicts_without_torch(trained: Smoke[ImdbLstm], tmp_path: Path) -> None:
+    network = trained.network
     files = SPEC.save(network)
     for name in (GRAPH_FILE, NETWORK_FILE, "tokenizer.json"):
         (tmp_path / name).write_bytes(files[name])

@@ -5,11 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.networks import smoke_trained
-from training.data.splits import Holdout
+from tests.networks import Smoke, smoke_fixture
 from training.data.text_sets import AG_NEWS_TOPICS, clean_news_text, load_ag_news
-from training.frameworks.onnx import Inputs, OnnxNetwork, take
-from training.frameworks.torch import TorchNetwork
+from training.frameworks.onnx import take
 from training.models._text import softmax64
 from training.models.news_topic import (
     NewsHeadline,
@@ -25,7 +23,6 @@ from training.models.news_topic import (
 from training.run import TrainingRun
 
 SPEC = NewsTopic()
-Trained = tuple[NewsTopicTrainConfig, Holdout[Inputs], TorchNetwork, OnnxNetwork]
 HEADLINES = [
     "Red Sox beat Yankees 4-2",
     "Oil prices hit a record as OPEC talks stall; airlines warn that fuel costs will eat "
@@ -35,13 +32,11 @@ HEADLINES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def trained() -> Trained:
-    return smoke_trained(SPEC)
+trained = smoke_fixture(SPEC)
 
 
-def test_onnx_matches_pytorch_on_held_out_inputs(trained: Trained) -> None:
-    _, data, network, served = trained
+def test_onnx_matches_pytorch_on_held_out_inputs(trained: Smoke[NewsTopic]) -> None:
+    data, network, served = trained.data, trained.network, trained.served
     held_out = take(data.X_test, slice(0, 16))
     assert (held_out["attention_mask"] == 0).any(), "some held-out rows are padded"
     expected, actual = softmax64(network.run(held_out)), softmax64(served.run(held_out))
@@ -50,9 +45,9 @@ def test_onnx_matches_pytorch_on_held_out_inputs(trained: Trained) -> None:
 
 
 def test_a_headline_gets_the_same_answer_alone_or_padded_among_longer_ones(
-    trained: Trained,
+    trained: Smoke[NewsTopic],
 ) -> None:
-    *_, network, served = trained
+    network, served = trained.network, trained.served
     batch = [NewsHeadline(headline=h) for h in HEADLINES]
     mask = SPEC.encode(served, batch)["attention_mask"]
     assert mask.shape[1] == mask.sum(axis=1).max() > mask.sum(axis=1).min()
@@ -81,8 +76,8 @@ def test_only_the_top_layers_and_the_head_are_trained() -> None:
     assert trainable == {"layers.4", "layers.5", "head.weight", "head.bias"}
 
 
-def test_frozen_states_are_the_bottom_layers_of_each_text_alone(trained: Trained) -> None:
-    _, data, network, _ = trained
+def test_frozen_states_are_the_bottom_layers_of_each_text_alone(trained: Smoke[NewsTopic]) -> None:
+    data, network = trained.data, trained.network
     module: Any = network.module
     part = take(data.X_test, slice(0, 5))
     states = frozen_states(module, part, TrainingRun(), "test", batch_size=2)
