@@ -16,11 +16,13 @@ from model_registry.errors import (
     VersionConflictError,
     VersionNotFoundError,
 )
+from model_registry.names import MAX_VERSION
 from model_registry.registry import ModelRegistry
 from model_registry.settings import RegistrySettings
 from model_registry.versions import FileRef, Lineage, ModelVersion, RegisteredModel, Signature
 
 __all__ = [
+    "MAX_VERSION",
     "AliasNotFoundError",
     "ArtifactIntegrityError",
     "ArtifactMissingError",

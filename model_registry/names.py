@@ -1,4 +1,4 @@
-"""The alphabets of model names, aliases and artifact file names.
+"""The alphabets of model names, aliases and artifact file names, and the version range.
 
 Names reach URLs, SQL and bundle manifests, so they are checked once, here, against
 narrow patterns rather than escaped wherever they are used.
@@ -15,6 +15,14 @@ ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 FILE_NAME = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}){0,3}$"
 )
+
+MAX_VERSION = 2**63 - 1
+"""The largest version number: a signed 64-bit integer, what SQLite and BIGINT hold."""
+
+
+def is_possible_version(version: int) -> bool:
+    """Whether `version` could exist; a number beyond the range never reaches the database."""
+    return 1 <= version <= MAX_VERSION
 
 
 def check_model_name(name: str) -> str:

@@ -20,7 +20,12 @@ from model_registry.errors import (
     VersionConflictError,
     VersionNotFoundError,
 )
-from model_registry.names import check_alias, check_file_name, check_model_name
+from model_registry.names import (
+    check_alias,
+    check_file_name,
+    check_model_name,
+    is_possible_version,
+)
 from model_registry.orm import AliasRow, ModelVersionRow, RegisteredModelRow
 from model_registry.settings import RegistrySettings
 from model_registry.versions import FileRef, Lineage, ModelVersion, RegisteredModel, Signature
@@ -141,7 +146,10 @@ class ModelRegistry:
         check_alias(alias)
 
         def transaction(session: Session) -> None:
-            if session.get(ModelVersionRow, (name, version)) is None:
+            if (
+                not is_possible_version(version)
+                or session.get(ModelVersionRow, (name, version)) is None
+            ):
                 self.get_model(name)  # raises ModelNotFoundError first when apt
                 raise VersionNotFoundError(name, version)
             self._upsert_alias(session, name, alias, version)
@@ -180,7 +188,11 @@ class ModelRegistry:
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         with self._sessions() as session:
-            row = session.get(ModelVersionRow, (name, version))
+            row = (
+                session.get(ModelVersionRow, (name, version))
+                if is_possible_version(version)
+                else None
+            )
             if row is None:
                 self.get_model(name)
                 raise VersionNotFoundError(name, version)

@@ -5,7 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model_registry import Lineage, Signature
+from model_registry import MAX_VERSION, Lineage, Signature
 
 MAX_INSTANCES = 1000
 
@@ -75,7 +75,7 @@ class ModelReport(BaseModel):
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, description="the version the alias will point at")
+    version: int = Field(ge=1, le=MAX_VERSION, description="the version the alias will point at")
 
 
 class AliasResponse(BaseModel):

@@ -2,7 +2,8 @@
 
 A thin adapter over the one inference path: the upload is read (capped) and its header
 checked on the event loop; decoding happens in the model's worker thread, like every
-other piece of inference. Its answer is the same typed response as the model's JSON predict route.
+other piece of inference. Its answer is the same typed response as the model's JSON
+predict route.
 """
 
 from collections.abc import Awaitable, Callable, Sequence

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelNotFoundError, ModelRegistry, ModelVersion, RegisteredModel
 from model_registry.flavors import load_json
-from model_registry.names import MODEL_NAME
+from model_registry.names import MAX_VERSION, MODEL_NAME
 from service.deps import CatalogDep, LoadedModelsDep, RegistryDep
 from service.schemas import (
     AliasResponse,
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 ModelName = Annotated[str, Path(pattern=MODEL_NAME.pattern, description="the model's slug")]
 AliasName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 PlotName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,64}$")]
-VersionQuery = Annotated[int | None, Query(ge=1, description="a version number")]
+VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="a version number")]
 AliasQuery = Annotated[
     str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="an alias")
 ]

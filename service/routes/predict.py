@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
 
+from model_registry import MAX_VERSION
 from service.deps import InferenceDep
 from service.logging import model_var
 from service.schemas import MAX_INSTANCES, ErrorResponse, PredictRequest, PredictResponse
@@ -68,7 +69,9 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
     async def predict(
         body: Annotated[request_type, _body_example(example)],  # type: ignore[valid-type]
         inference: InferenceDep,
-        version: Annotated[int | None, Query(ge=1, description="pin a version")] = None,
+        version: Annotated[
+            int | None, Query(ge=1, le=MAX_VERSION, description="pin a version")
+        ] = None,
         alias: Annotated[
             str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")
         ] = None,

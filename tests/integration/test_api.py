@@ -61,6 +61,30 @@ def test_version_and_alias_pinning(client: TestClient) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("POST", "/v1/models/iris-pca/predict?version=9223372036854775808"),
+        ("GET", "/v1/models/iris-pca/report?version=9223372036854775808"),
+        ("GET", "/v1/models/iris-pca/report/plots/scree?version=99999999999999999999999"),
+    ],
+)
+def test_a_version_beyond_64_bits_is_a_422_naming_it(
+    client: TestClient, method: str, url: str
+) -> None:
+    response = client.request(method, url, json={"instances": [IRIS]})
+    assert response.status_code == 422, response.text
+    assert ["query", "version"] in [issue["loc"] for issue in response.json()["detail"]]
+
+
+def test_an_alias_cannot_point_beyond_64_bits(client: TestClient) -> None:
+    response = client.put(
+        "/v1/models/iris-pca/aliases/staging", json={"version": 2**63}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "version"]
+
+
 def test_alias_move_swaps_the_serving_version(client: TestClient) -> None:
     response = client.put(
         "/v1/models/titanic-survival/aliases/production", json={"version": 1}, headers=ADMIN

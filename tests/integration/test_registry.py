@@ -85,6 +85,11 @@ def test_unknown_names_and_versions_raise_typed_errors(registry: ModelRegistry) 
         registry.get_version("demo-model", 9)
     with pytest.raises(VersionNotFoundError):
         registry.set_alias("demo-model", "production", 9)
+    for impossible in (0, -1, 2**63, 10**30):  # never sent to the database, where they overflow
+        with pytest.raises(VersionNotFoundError):
+            registry.get_version("demo-model", impossible)
+        with pytest.raises(VersionNotFoundError):
+            registry.set_alias("demo-model", "production", impossible)
     with pytest.raises(InvalidNameError):
         registry.publish("../etc", {"a": b""}, flavor="json")
     with pytest.raises(InvalidNameError):
