@@ -177,6 +177,10 @@ def clean_prices(price: pd.Series) -> pd.Series:
 
 def name_counts(names: pd.Series) -> pd.DataFrame:
     """Bedrooms, bathrooms, beds and guests written in titles (NaN when not), and studios."""
+    # One space between words: each `\s*` in the patterns then spans one character at
+    # most, so no title makes them backtrack (a digit before thousands of spaces cost
+    # quadratic time, half a second per title).
+    names = names.str.split().str.join(" ")
 
     def number(pattern: re.Pattern[str], group: int = 1) -> pd.Series:
         values = names.str.extract(pattern)[group - 1].astype(np.float64)

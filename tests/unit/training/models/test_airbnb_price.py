@@ -1,3 +1,4 @@
+import time
 from datetime import date
 
 import numpy as np
@@ -45,6 +46,25 @@ def test_name_counts_reads_rooms_written_in_titles(
     [row] = name_counts(pd.Series([title])).to_dict("records")
     got = tuple(None if pd.isna(v) else v for v in row.values())
     assert got == expected
+
+
+WORST_CASE_TITLES = [
+    "1" + " " * 4_998 + "x",  # a digit, then a long run of spaces: `\s*-?\s*` backtracked
+    "9" + "\t" * 4_990 + "-" + " " * 8,
+    "2 br / " * 700,
+    "1 - " * 1_250,
+    "sleeps " * 700,
+]
+
+
+@pytest.mark.parametrize("title", WORST_CASE_TITLES, ids=range(len(WORST_CASE_TITLES)))
+def test_no_title_makes_the_room_patterns_backtrack(title: str) -> None:
+    # 20 such titles took 10 s when whitespace runs reached the patterns (quadratic); now
+    # about 0.05 s. The bound is loose on purpose: it fails only on super-linear time.
+    started = time.perf_counter()
+    counts = name_counts(pd.Series([title] * 20))
+    assert time.perf_counter() - started < 1.0
+    assert len(counts) == 20
 
 
 def test_listing_features_measure_recency_from_the_reference_date() -> None:
