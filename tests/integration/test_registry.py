@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,13 @@ def test_publish_records_lineage_signature_and_metrics(registry: ModelRegistry) 
     assert stored.metrics == {"accuracy": 0.9}
     assert stored.params == {"c": 1.0}
     assert set(stored.files) == {"model.json", "report/metrics.json"}
+
+
+def test_timestamps_read_back_in_utc_with_their_offset(registry: ModelRegistry) -> None:
+    _publish(registry)
+    for stamp in (registry.get_version("demo-model", 1).created_at,
+                  registry.get_model("demo-model").created_at):  # fmt: skip
+        assert stamp.utcoffset() == timedelta(0), "SQLite hands back naive datetimes"
 
 
 def test_aliases_move_and_resolve(registry: ModelRegistry) -> None:
