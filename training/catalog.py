@@ -16,6 +16,7 @@ from training.models.mall_segments import MallSegments
 from training.models.mnist_knn import MnistKnn
 from training.models.mnist_mlp import MnistMlp
 from training.models.mnist_pca import MnistPca
+from training.models.movie_recommender import MovieRecommender
 from training.models.netflix_eda import NetflixEda
 from training.models.news_topic import NewsTopic
 from training.models.review_sentiment import ReviewSentiment
@@ -45,6 +46,7 @@ CATALOG: tuple[AnySpec, ...] = (
     CatDog(),  # 18
     ImdbLstm(),  # 19
     NewsTopic(),  # 20
+    MovieRecommender(),  # 21
 )
 
 

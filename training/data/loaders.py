@@ -6,6 +6,7 @@ Every loader reads bytes once, records their sha256 on the run (lineage), and ac
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,24 @@ def load_rt_polarity(run: TrainingRun, path: Path | None = None) -> pd.DataFrame
 def load_airbnb_listings(run: TrainingRun, path: Path | None = None) -> pd.DataFrame:
     """Inside Airbnb Seattle listings summary (6,772 rows, 18 columns; `price` as text)."""
     return load_csv(run, "airbnb_seattle_listings", "airbnb_seattle/listings.csv", path)
+
+
+@dataclass(frozen=True)
+class MovieLens:
+    ratings: pd.DataFrame  # userId, movieId, rating (0.5 to 5 stars), timestamp (Unix seconds)
+    movies: pd.DataFrame  # movieId, title ("Matrix, The (1999)"), genres ("Action|Sci-Fi")
+    tags: pd.DataFrame  # userId, movieId, tag (free text), timestamp
+
+
+def load_movielens(run: TrainingRun, path: Path | None = None) -> MovieLens:
+    """MovieLens ml-latest-small: 100,836 ratings of 9,742 movies by 610 users, 3,683 tags.
+
+    `path` is a folder holding `ratings.csv`, `movies.csv` and `tags.csv`, the layout of
+    every MovieLens "latest" release.
+    """
+
+    def read(file: str) -> pd.DataFrame:
+        own = path / f"{file}.csv" if path is not None else None
+        return load_csv(run, f"movielens_{file}", f"movielens_latest_small/{file}.csv", own)
+
+    return MovieLens(ratings=read("ratings"), movies=read("movies"), tags=read("tags"))
