@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_registry import Lineage, ModelRegistry, ModelVersion, Signature
+from model_registry import Lineage, ModelNotFoundError, ModelRegistry, ModelVersion, Signature
 from model_registry.flavors import dump_json
 from model_registry.registry import DEFAULT_ALIAS
 from training.run import ProgressListener, TrainingRun
@@ -30,6 +30,10 @@ TRACKED_LIBRARIES = (
 )
 PHASES_PER_STAGE = 4
 """data, fit, evaluate, publish: what a progress bar over a stage counts."""
+CHECKOUT = Path(__file__).resolve().parent.parent
+PIPELINE_OUTPUTS = ("metrics", "dvc.lock")
+"""What `dvc repro` rewrites between its stages: outputs, not code, so a checkout they
+alone differ in still counts as clean (else every stage after the first would be dirty)."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +42,30 @@ class TrainingOutcome:
     promoted: bool
 
 
+@dataclass(frozen=True)
+class CodeRevision:
+    commit: str
+    has_uncommitted_changes: bool
+
+
 def train_and_publish(
     spec: AnySpec,
     registry: ModelRegistry,
     *,
     profile: Profile = "full",
+    config: TrainConfig | None = None,
     data_path: Path | None = None,
     listener: ProgressListener | None = None,
 ) -> list[TrainingOutcome]:
-    """Train every stage of `spec` (most specs have one) and publish a version for each."""
+    """Train every stage of `spec` (most specs have one) and publish a version for each.
+
+    `config` replaces the profile's base config (a DVC stage reads it from params.yaml);
+    the stages derive from it as they would from the profile's.
+    """
+    base = spec.config(profile) if config is None else config
     return [
-        train_stage(spec, config, registry, profile=profile, data_path=data_path, listener=listener)
-        for config in spec.stages(profile)
+        train_stage(spec, stage, registry, profile=profile, data_path=data_path, listener=listener)
+        for stage in spec.stages_from(base)
     ]
 
 
@@ -76,9 +92,12 @@ def train_stage(
     run.phase("publishing")
     files = spec.save(artifact)
     report = report_files(run, metrics)
+    revision = code_revision()
     lineage = Lineage(
         dataset_sha256=run.dataset_sha256,
-        git_revision=git_revision(),
+        git_revision=revision.commit if revision else None,
+        has_uncommitted_changes=revision.has_uncommitted_changes if revision else None,
+        parent_version=production_version(registry, spec.name),
         library_versions=library_versions(run.libraries),
         python_version=platform.python_version(),
         training_seconds=round(time.perf_counter() - started, 3),
@@ -101,12 +120,24 @@ def train_stage(
     return TrainingOutcome(version=version, promoted=promoted)
 
 
+def production_version(registry: ModelRegistry, name: str) -> int | None:
+    """The version `production` points at now; None before the model has one."""
+    try:
+        return registry.get_model(name).aliases.get(DEFAULT_ALIAS)
+    except ModelNotFoundError:
+        return None
+
+
 def should_promote(spec: AnySpec, registry: ModelRegistry, candidate: ModelVersion) -> bool:
-    """Champion/challenger: a newcomer takes `production` only if it beats the champion."""
-    model = registry.get_model(spec.name)
-    if DEFAULT_ALIAS not in model.aliases or spec.selection_metric is None:
+    """Champion/challenger: a newcomer takes `production` only if it beats its parent.
+
+    The parent is the champion recorded in the candidate's lineage, so the comparison
+    made is the one the lineage reports.
+    """
+    parent = candidate.lineage.parent_version
+    if parent is None or spec.selection_metric is None:
         return True
-    champion = registry.get_version(spec.name, model.aliases[DEFAULT_ALIAS])
+    champion = registry.get_version(spec.name, parent)
     metric = spec.selection_metric
     if metric not in champion.metrics:
         return True
@@ -136,23 +167,23 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def git_revision() -> str | None:
-    """The checkout's commit, suffixed `-dirty` when files differ from it."""
-    root = Path(__file__).resolve().parent.parent
+def code_revision(checkout: Path = CHECKOUT) -> CodeRevision | None:
+    """The checkout's commit, and whether tracked files differ from it (None: no git)."""
+    excluded = [f":(exclude){path}" for path in PIPELINE_OUTPUTS]
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        commit = _git(checkout, "rev-parse", "HEAD")
+        changes = _git(
+            checkout, "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
-    return f"{head}-dirty" if dirty else head
+    return CodeRevision(commit=commit, has_uncommitted_changes=bool(changes))
+
+
+def _git(checkout: Path, *arguments: str) -> str:
+    return subprocess.run(
+        ["git", *arguments], cwd=checkout, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def library_versions(extra: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:

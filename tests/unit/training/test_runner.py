@@ -1,12 +1,16 @@
 """The runner's champion/challenger rule and lineage, with a tiny spec whose score we choose."""
 
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 from model_registry import ModelRegistry
 from training.frameworks.json import JsonSpec
 from training.run import TrainingRun
-from training.runner import PHASES_PER_STAGE, train_and_publish
+from training.runner import PHASES_PER_STAGE, code_revision, train_and_publish
 from training.spec import LoadContext, Schema, TrainConfig
 
 
@@ -107,3 +111,64 @@ def test_a_json_artifact_round_trips_through_its_framework(sqlite_registry: Mode
     [outcome] = train_and_publish(ScoredSpec(0.25), sqlite_registry)
     files = sqlite_registry.read_files(outcome.version, ["score.json"])
     assert ScoredSpec(0).load(files, LoadContext()) == Score(0.25)
+
+
+def test_lineage_names_the_production_version_it_was_compared_against(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    _train(sqlite_registry, 0.5)  # v1: no champion yet, so production
+    _train(sqlite_registry, 0.4)  # v2: compared with v1, kept as a candidate
+    _train(sqlite_registry, 0.7)  # v3: compared with v1, takes production
+    _train(sqlite_registry, 0.6)  # v4: compared with v3
+    parents = [v.lineage.parent_version for v in sqlite_registry.list_versions("scored-spec")]
+    assert parents == [None, 1, 1, 3]
+
+
+def test_a_given_config_replaces_the_profiles(sqlite_registry: ModelRegistry) -> None:
+    spec = ScoredSpec(0.5)
+    [outcome] = train_and_publish(spec, sqlite_registry, config=ScoreConfig(score=0.9))
+    assert outcome.version.params == {"random_state": 0, "score": 0.9}
+    assert outcome.version.metrics == {"score": 0.9}
+
+
+def _git(checkout: Path, *arguments: str) -> None:
+    identity = ("-c", "user.name=Practica", "-c", "user.email=practica@example.invalid")
+    subprocess.run(["git", *identity, *arguments], cwd=checkout, check=True, capture_output=True)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A git repository with one commit holding code and a pipeline output."""
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "model.py").write_text("A = 1\n")
+    (tmp_path / "metrics" / "model.json").write_text("{}\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    return tmp_path
+
+
+def test_code_revision_is_the_commit_and_clean_when_nothing_changed(checkout: Path) -> None:
+    revision = code_revision(checkout)
+    assert revision is not None
+    assert len(revision.commit) == 40
+    assert revision.has_uncommitted_changes is False
+
+
+def test_code_revision_is_dirty_when_tracked_code_changed(checkout: Path) -> None:
+    (checkout / "model.py").write_text("A = 2\n")
+    revision = code_revision(checkout)
+    assert revision is not None
+    assert revision.has_uncommitted_changes is True
+
+
+def test_code_revision_ignores_pipeline_outputs_and_untracked_files(checkout: Path) -> None:
+    (checkout / "metrics" / "model.json").write_text('{"score": 1}\n')  # written by dvc repro
+    (checkout / "notes.txt").write_text("scratch\n")
+    revision = code_revision(checkout)
+    assert revision is not None
+    assert revision.has_uncommitted_changes is False
+
+
+def test_code_revision_is_unknown_outside_git(tmp_path: Path) -> None:
+    assert code_revision(tmp_path) is None
