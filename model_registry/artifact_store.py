@@ -3,6 +3,15 @@
 Local folders by default; any fsspec URL (`s3://bucket/prefix`) for shared storage.
 Writes go to a temporary name and are renamed into place, so a reader never sees a
 partial blob, and identical content is stored once.
+
+On S3 (`pip install 'practica[s3]'`) the "rename" is a server-side copy of the verified
+staging object followed by its deletion. S3 makes an object visible only once it is
+complete, so the final key holds either nothing or the whole verified blob. A writer that
+dies between the two steps leaves an unreferenced object under `<prefix>/tmp/`, which no
+reader looks at (an expiry rule on that prefix reclaims it). The endpoint, credentials and
+region come from botocore's standard environment (`AWS_ENDPOINT_URL_S3`,
+`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, or a profile), the same
+as every AWS tool, so MinIO and other S3-compatible stores need no setting of ours.
 """
 
 import hashlib
@@ -27,6 +36,7 @@ class ContentStore:
     def __init__(self, uri: str) -> None:
         self._fs, root = fsspec.core.url_to_fs(uri)
         self._root = root.rstrip("/")
+        # On S3 this also creates the bucket when it is missing (and the credentials allow).
         self._fs.makedirs(f"{self._root}/tmp", exist_ok=True)
 
     def _path(self, sha256: str) -> str:
@@ -64,4 +74,9 @@ class ContentStore:
         return data
 
     def _is_intact(self, path: str, digest: str) -> bool:
-        return sha256_hex(self._fs.cat_file(path)) == digest
+        # The blob may vanish between `exists` and this read (an operator's clean-up, or an
+        # object store's cached listing that is out of date): then it is simply written again.
+        try:
+            return sha256_hex(self._fs.cat_file(path)) == digest
+        except FileNotFoundError:
+            return False
