@@ -2,11 +2,12 @@
 
 Starts `practica serve` over a trained registry (pinned to one core when `taskset` exists),
 then drives it from this process (pinned to the other core) with a closed loop of N
-concurrent clients for each model and concurrency, once with `PRACTICA_BATCHING=true`
-and once with `false`. Results go to `bench/results/neural_batching.json` and are printed
-as the markdown table recorded in `docs/benchmarks.md`.
+concurrent keep-alive clients (`loadgen.py`, raw HTTP/1.1) for each model and concurrency,
+once with `PRACTICA_BATCHING=true` and once with `false`. Results go to
+`bench/results/neural_batching.json` and are printed as the markdown table recorded in
+`docs/benchmarks.md`.
 
-    .venv/bin/python bench/neural_batching.py --home .practica --duration 10
+    .venv/bin/python bench/neural_batching.py --home .practica --duration 6 --rounds 3
 
 A benchmark, not a test: numbers depend on the machine; compare ratios within one run.
 """
@@ -18,18 +19,16 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from loadgen import Prepared, drive, multipart, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
-Request = Callable[[httpx.AsyncClient, int], Any]
 
 
 def headlines(limit: int = 500) -> list[str]:
@@ -44,56 +43,17 @@ def photos(limit: int = 40) -> list[bytes]:
     return [path.read_bytes() for path in files[:limit]]
 
 
-def request_for(model: str) -> Request:
+def requests_for(model: str, url: str) -> list[Prepared]:
     if model == "news-topic":
-        texts = headlines()
-
-        async def ask_headline(client: httpx.AsyncClient, i: int) -> httpx.Response:
-            body = {"instances": [{"headline": texts[i % len(texts)]}]}
-            return await client.post("/v1/models/news-topic/predict", json=body)
-
-        return ask_headline
+        path = f"{url}/v1/models/news-topic/predict"
+        return [
+            prepare("POST", path, json.dumps({"instances": [{"headline": text}]}).encode())
+            for text in headlines()
+        ]
     if model == "cat-dog":
-        images = photos()
-
-        async def ask_photo(client: httpx.AsyncClient, i: int) -> httpx.Response:
-            files = {"file": ("photo.jpg", images[i % len(images)], "image/jpeg")}
-            return await client.post("/classify/cat-dog", files=files)
-
-        return ask_photo
+        bodies = [multipart("file", "photo.jpg", photo, "image/jpeg") for photo in photos()]
+        return [prepare("POST", f"{url}/classify/cat-dog", *body) for body in bodies]
     raise SystemExit(f"no request defined for {model}")
-
-
-async def drive(url: str, ask: Request, concurrency: int, duration_s: float) -> dict[str, Any]:
-    """A closed loop: each of `concurrency` clients sends its next request on an answer."""
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        await ask(client, 0)  # warm up the connection and the model
-        deadline = time.perf_counter() + duration_s
-        counter = iter(range(10**9))
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = await ask(client, next(counter))
-                if response.status_code != 200:
-                    errors += 1
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "throughput_rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(1000 * statistics.median(latencies), 2),
-        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
-    }
 
 
 def start_server(home: Path, batching: bool) -> tuple[subprocess.Popen[bytes], str]:
@@ -127,30 +87,46 @@ def main() -> None:
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 64])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="on/off alternations; each cell reports the round of median throughput",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "neural_batching.json"
     )
     args = parser.parse_args()
     if shutil.which("taskset"):
         os.sched_setaffinity(0, {1})  # the load generator on the other core
-    results = []
-    for batching in (True, False):
-        process, url = start_server(args.home, batching)
-        try:
-            for model in args.models:
-                for concurrency in args.concurrency:
-                    measured = asyncio.run(
-                        drive(url, request_for(model), concurrency, args.duration)
-                    )
-                    row = {"model": model, "batching": batching, "concurrency": concurrency}
-                    row |= measured
-                    print(json.dumps(row), flush=True)
-                    results.append(row)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    rows = []
+    # On and off alternate, round after round: a shared machine's slow minute then
+    # lands on both modes instead of deciding their ratio.
+    for round_ in range(args.rounds):
+        for batching in (True, False):
+            process, url = start_server(args.home, batching)
+            try:
+                for model in args.models:
+                    for concurrency in args.concurrency:
+                        requests = requests_for(model, url)
+                        measured = asyncio.run(drive(url, requests, concurrency, args.duration))
+                        row = {"model": model, "batching": batching, "concurrency": concurrency,
+                               "round": round_, **measured}  # fmt: skip
+                        print(json.dumps(row), flush=True)
+                        rows.append(row)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results, args.models, args.concurrency)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    print_table(medians(rows), args.models, args.concurrency)
+
+
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model, concurrency and mode: the round whose throughput is the median."""
+    cells: dict[tuple[str, int, bool], list[dict[str, Any]]] = {}
+    for row in rows:
+        cells.setdefault((row["model"], row["concurrency"], row["batching"]), []).append(row)
+    return [
+        sorted(cell, key=lambda r: r["throughput_rps"])[len(cell) // 2] for cell in cells.values()
+    ]
 
 
 def print_table(results: list[dict[str, Any]], models: list[str], levels: list[int]) -> None:

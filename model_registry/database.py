@@ -1,5 +1,8 @@
 """Engines and schema migrations for SQLite (embedded) and PostgreSQL (scale-out)."""
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,9 +10,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_LOCK_KEY = int.from_bytes(b"PRACTICA")  # PostgreSQL advisory lock: a signed 64-bit key
 
 
 def create_registry_engine(url: str) -> Engine:
@@ -41,10 +45,47 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the schema to the newest migration; a no-op when it is already there."""
+    """Bring the schema to the newest migration; a no-op when it is already there.
+
+    Processes that open a fresh registry at once (a trainer and servers starting
+    together) take turns: the first migrates, the others then find the schema current.
+    """
     config = alembic_config(engine)
     head = ScriptDirectory.from_config(config).get_current_head()
+    if _current_revision(engine) == head:
+        return
+    with schema_lock(engine):
+        if _current_revision(engine) != head:
+            command.upgrade(config, "head")
+
+
+def _current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    if current != head:
-        command.upgrade(config, "head")
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Held by one process at a time, across processes, while the schema is migrated."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # nobody else can see this database
+        return
+    if sys.platform == "win32":  # no flock: the first open of a fresh registry must be alone
+        yield
+        return
+    import fcntl
+
+    with Path(f"{database}.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield

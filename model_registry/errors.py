@@ -8,7 +8,8 @@ RegistryError
  ├── VersionConflictError      an import would overwrite a different version with the same number
  ├── ArtifactMissingError      metadata names a blob the store does not hold
  ├── ArtifactIntegrityError    a blob's sha256 differs from the one recorded: refused
- └── UnsafeBundleError         links, devices, absolute or `..` paths, unknown members
+ ├── UnsafeBundleError         links, devices, absolute or `..` paths, unknown members
+ └── RegistryUnavailableError  the database cannot be reached or refused the query
 """
 
 
@@ -54,3 +55,8 @@ class ArtifactIntegrityError(RegistryError):
 
 class UnsafeBundleError(RegistryError):
     pass
+
+
+class RegistryUnavailableError(RegistryError):
+    """The database is down, unreachable or locked out: try again, nothing is wrong with
+    the request."""

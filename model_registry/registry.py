@@ -1,14 +1,15 @@
 """ModelRegistry: publish immutable versions, move aliases, read verified artifacts."""
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from model_registry.artifact_store import ContentStore
@@ -17,6 +18,7 @@ from model_registry.errors import (
     AliasNotFoundError,
     ModelNotFoundError,
     RegistryError,
+    RegistryUnavailableError,
     VersionConflictError,
     VersionNotFoundError,
 )
@@ -178,7 +180,7 @@ class ModelRegistry:
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         model = self.get_model(name)
-        with self._sessions() as session:
+        with self._reading() as session:
             rows = session.scalars(
                 select(ModelVersionRow)
                 .where(ModelVersionRow.model_name == name)
@@ -187,7 +189,7 @@ class ModelRegistry:
             return [_to_version(row, model.aliases) for row in rows]
 
     def get_version(self, name: str, version: int) -> ModelVersion:
-        with self._sessions() as session:
+        with self._reading() as session:
             row = (
                 session.get(ModelVersionRow, (name, version))
                 if is_possible_version(version)
@@ -241,7 +243,7 @@ class ModelRegistry:
             models = models.where(RegisteredModelRow.name == name)
             aliases_query = aliases_query.where(AliasRow.model_name == name)
             numbers_query = numbers_query.where(ModelVersionRow.model_name == name)
-        with self._sessions() as session:
+        with self._reading() as session:
             aliases: dict[str, dict[str, int]] = {}
             for row in session.scalars(aliases_query):
                 aliases.setdefault(row.model_name, {})[row.alias] = row.version
@@ -260,14 +262,19 @@ class ModelRegistry:
                 if m.latest_version > 0
             ]
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with _database_trouble_is_unavailable(), self._sessions() as session:
+            yield session
+
     def _write(self, transaction: Callable[[Session], T]) -> T:
         """Run one write transaction, retrying while SQLite reports its write lock busy."""
         for attempt in range(20):
             try:
-                with self._sessions.begin() as session:
+                with _database_trouble_is_unavailable(), self._sessions.begin() as session:
                     return transaction(session)
-            except OperationalError as error:
-                if "locked" not in str(error) or attempt == 19:
+            except RegistryUnavailableError as error:
+                if "locked" not in str(error.__cause__) or attempt == 19:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
@@ -281,12 +288,32 @@ class ModelRegistry:
         )
 
     def _upsert_alias(self, session: Session, name: str, alias: str, version: int) -> None:
-        row = session.get(AliasRow, (name, alias), with_for_update=True)
-        if row is None:
-            session.add(AliasRow(model_name=name, alias=alias, version=version, updated_at=_now()))
-        else:
-            row.version = version
-            row.updated_at = _now()
+        # One statement: two writers creating the same new alias at once both succeed,
+        # the later one's pointer wins (a read-then-insert made one fail on the key).
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(AliasRow).values(
+            model_name=name, alias=alias, version=version, updated_at=_now()
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["model_name", "alias"],
+                set_={"version": statement.excluded.version,
+                      "updated_at": statement.excluded.updated_at},
+            )
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _database_trouble_is_unavailable() -> Iterator[None]:
+    """The database unreachable, down or locked out: a `RegistryUnavailableError`, which
+    callers can tell from a missing model (a server answers 503, not 500)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        raise RegistryUnavailableError(
+            "the registry's database cannot be reached or refused the query; retry shortly, "
+            "and check PRACTICA_DATABASE_URL and the database server if it lasts"
+        ) from error
 
 
 def serving_version(model: RegisteredModel, alias: str = DEFAULT_ALIAS) -> int:

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Install Practica with its development tools, then run every check CI runs:
-# lint, format, strict typing, import layering, and the whole test suite (the quality
-# floors of every model included). Extra arguments go to pytest.
+# Install Practica with its training libraries and development tools, then run every
+# check CI runs: lint, format, strict typing, import layering, and the whole test suite
+# (the quality floors of every model included). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -m pip install --quiet -e ".[dev,train,dvc,s3]"
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

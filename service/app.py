@@ -18,7 +18,9 @@ from service.middleware import RequestMiddleware
 from service.routes import health, models
 from service.routes.classify import build_classify_router
 from service.routes.predict import build_predict_router
+from service.routes.recommend import build_recommend_router
 from service.runtime import Inference, LoadedModels
+from service.security import API_TOKEN_RESPONSES, ApiToken
 from service.settings import ServiceSettings, get_settings
 from training import CATALOG, AnySpec, BatchPolicy, LoadContext
 
@@ -88,8 +90,16 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(models.router)
-    app.include_router(build_predict_router(catalog))
-    app.include_router(build_classify_router(catalog))
+    # The inference routes ask for a token only on a server that has one; the OpenAPI
+    # document then declares it, and only then.
+    guarded = settings.api_token is not None
+    for router in (build_predict_router(catalog), build_classify_router(catalog),
+                   build_recommend_router(catalog)):  # fmt: skip
+        app.include_router(
+            router,
+            dependencies=[ApiToken] if guarded else None,
+            responses=API_TOKEN_RESPONSES if guarded else None,
+        )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

@@ -1,5 +1,6 @@
 """The `practica` command: train, serve, inspect and move models."""
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +18,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from model_registry import ModelRegistry, RegistryError, export_bundle, import_bundle
-from service.settings import ServiceSettings
+from service.settings import UVICORN_OPTIONS, ServiceSettings
 
 if TYPE_CHECKING:
     from training import AnySpec, Profile
@@ -34,7 +36,14 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+container_app = typer.Typer(
+    help="The SageMaker-compatible image's entrypoint: `docker run IMAGE serve` runs "
+    "`practica container serve`.",
+    no_args_is_help=True,
+)
+app.add_typer(container_app, name="container")
 console = Console()
+errors = Console(stderr=True)
 
 HostOption = Annotated[str, typer.Option(help="interface to listen on")]
 PortOption = Annotated[int, typer.Option(help="TCP port")]
@@ -84,9 +93,26 @@ class _BarListener:
             self._detail = None
 
 
+TRAINING_LIBRARIES = ("torch", "mlxtend", "matplotlib")
+"""A few of the `train` extra's libraries: the serving image installs none of them."""
+
+
+def _require_training_libraries() -> None:
+    missing = [name for name in TRAINING_LIBRARIES if importlib.util.find_spec(name) is None]
+    if missing:
+        errors.print(
+            f"Training needs the `train` extra ({', '.join(missing)} missing here): "
+            "pip install 'practica[train]'",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(1)
+
+
 def _train(
     specs: list["AnySpec"], registry: ModelRegistry, profile: "Profile", data: Path | None
 ) -> None:
+    _require_training_libraries()
     from training import train_and_publish
     from training.runner import PHASES_PER_STAGE
 
@@ -160,18 +186,44 @@ def serve(
     import uvicorn
 
     console.print(f"Serving on http://{host}:{port}  (docs at /docs)")
-    # uvloop enables TCP_NODELAY on its transports, which avoids 40 ms Nagle stalls.
     uvicorn.run(
         "service.app:create_server_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
+        **UVICORN_OPTIONS,
     )
+
+
+@container_app.command("serve")
+def container_serve(
+    host: HostOption = "0.0.0.0",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            show_default=False,
+            help="TCP port (default: $SAGEMAKER_BIND_TO_PORT, else 8080)",
+        ),
+    ] = None,
+) -> None:
+    """Serve the bundle in $SAGEMAKER_BASE_DIR/model (default /opt/ml/model) as SageMaker
+    expects: GET /ping, POST /invocations, and every route of `practica serve`.
+
+    The folder holds an unpacked `practica export` bundle (SageMaker unpacks model.tar.gz
+    there), or model.tar.gz itself. /ping answers 503 until every model is loaded, then
+    200; SIGTERM lets requests in flight finish, then exits with status 0.
+    """
+    from service.container import ContainerError, read_environment, serve_bundle
+
+    try:
+        environment, settings = read_environment()
+        serve_bundle(environment, settings, host=host, port=port or environment.bind_to_port)
+    except ContainerError as error:
+        errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -214,13 +266,17 @@ def show_model(name: str) -> None:
     for v in versions:
         aliases = f" ({', '.join(v.aliases)})" if v.aliases else ""
         console.rule(f"{v.name} v{v.version}{aliases}")
+        lineage = v.lineage
+        dirty = " (uncommitted changes)" if lineage.has_uncommitted_changes else ""
+        parent = f"v{lineage.parent_version}" if lineage.parent_version else "none"
         console.print(
             f"created {v.created_at:%Y-%m-%d %H:%M}  flavor {v.flavor}  "
-            f"git {v.lineage.git_revision}"
+            f"git {lineage.git_revision}{dirty}  compared with {parent}"
         )
-        console.print(
-            {"metrics": v.metrics, "params": v.params, "datasets": v.lineage.dataset_sha256}
-        )
+        console.print({
+            "metrics": v.metrics, "params": v.params, "datasets": lineage.dataset_sha256,
+            "libraries": lineage.library_versions,
+        })  # fmt: skip
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """One table from domain errors to HTTP statuses, registered in a loop.
 
-Bodies are `{"detail": ..., "code": ...}`; they never carry a path, a traceback or a
-secret. Anything unexpected becomes a generic 500 and is logged with its traceback.
+Bodies are `{"detail": ..., "code": ...}` (an unknown item's 404 adds `suggestions`); they
+never carry a path, a traceback or a secret. Anything unexpected becomes a generic 500 and
+is logged with its traceback.
 """
 
 import logging
@@ -18,11 +19,13 @@ from model_registry import (
     ArtifactMissingError,
     InvalidNameError,
     ModelNotFoundError,
+    RegistryUnavailableError,
     VersionNotFoundError,
 )
-from service.runtime import NoServingVersionError
+from service.runtime import ModelUnavailableError, NoServingVersionError
 from training import PredictionError
 from training.data.images import InvalidImageError, UnsupportedImageError
+from training.spec import UnknownItemError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     VersionNotFoundError: (404, "version_not_found"),
     AliasNotFoundError: (404, "alias_not_found"),
     NoServingVersionError: (404, "no_serving_version"),
+    ModelUnavailableError: (503, "model_unavailable"),
+    RegistryUnavailableError: (503, "registry_unavailable"),
     InvalidNameError: (422, "invalid_name"),
     ArtifactIntegrityError: (503, "artifact_integrity"),
     ArtifactMissingError: (503, "artifact_missing"),
@@ -58,6 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for exception_type, (status, code) in ERROR_STATUS.items():
         app.add_exception_handler(exception_type, _domain_handler(status, code))
     app.add_exception_handler(PredictionError, _prediction_error)
+    app.add_exception_handler(UnknownItemError, _unknown_item)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -78,6 +84,13 @@ async def _prediction_error(_request: Request, error: Exception) -> JSONResponse
         "type": "prediction_error",
     }
     return JSONResponse(error_body([issue], "invalid_input"), status_code=422)
+
+
+async def _unknown_item(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UnknownItemError)
+    # Not found, like an unknown model; the suggestions are items the model does know.
+    body = error_body(error.message, f"unknown_{error.field}")
+    return JSONResponse({**body, "suggestions": error.suggestions}, status_code=404)
 
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:

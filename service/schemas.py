@@ -99,3 +99,8 @@ class ErrorResponse(BaseModel):
 
     detail: str | list[dict[str, Any]]
     code: str
+
+
+def error_responses(*described: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses, each answered with an `ErrorResponse`."""
+    return {status: {"model": ErrorResponse, "description": text} for status, text in described}

@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.deps import SettingsDep
+from service.schemas import error_responses
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -37,4 +38,6 @@ async def require_api_token(settings: SettingsDep, credentials: Credentials) -> 
 
 
 AdminOnly = Depends(require_admin)
-ApiTokenIfSet = Depends(require_api_token)
+ApiToken = Depends(require_api_token)
+API_TOKEN_RESPONSES = error_responses((401, "missing API token"), (403, "wrong API token"))
+"""What the inference routes may also answer when `PRACTICA_API_TOKEN` is set."""

@@ -1,13 +1,24 @@
-"""Service settings from `PRACTICA_*` environment variables (and an optional .env file)."""
+"""Service settings from `PRACTICA_*` environment variables (and an optional .env file),
+and the `SAGEMAKER_*` variables SageMaker sets for the container."""
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model_registry import RegistrySettings
 
 SAGEMAKER_MAX_BODY_BYTES = 6_291_456
+UVICORN_OPTIONS: dict[str, Any] = {
+    # uvloop enables TCP_NODELAY on its transports, which avoids 40 ms Nagle stalls.
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,  # the request middleware logs each request, once
+    "log_config": None,  # keep the logging `service.logging` configured
+}
+"""How every Practica server process runs uvicorn (`practica serve`, the container)."""
 
 
 class BatchOverride(BaseModel):
@@ -35,7 +46,8 @@ class ServiceSettings(RegistrySettings):
         None, description="bearer token for prediction routes; unset means they are open"
     )
     default_model: str | None = Field(
-        None, description="model used by /invocations without a header"
+        None,
+        description="model used by /invocations without an X-Amzn-SageMaker-Target-Model header",
     )
     default_alias: str = Field("production", description="alias served when a request pins none")
     max_body_bytes: int = Field(SAGEMAKER_MAX_BODY_BYTES, ge=1024, description="request body cap")
@@ -58,6 +70,24 @@ class ServiceSettings(RegistrySettings):
     )
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"
+
+
+class SageMakerEnvironment(BaseSettings):
+    """What SageMaker tells the container (`practica container serve`) through its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGEMAKER_", extra="ignore")
+
+    base_dir: Path = Field(
+        Path("/opt/ml"), description="SageMaker's folder; the unpacked model.tar.gz is in `model/`"
+    )
+    bind_to_port: int = Field(
+        8080, ge=1, le=65535, description="port to listen on (SageMaker sets it for pipelines)"
+    )
+    multi_model: bool = Field(False, description="a multi-model endpoint (not supported)")
+
+    @property
+    def model_dir(self) -> Path:
+        return self.base_dir / "model"
 
 
 @lru_cache

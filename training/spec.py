@@ -91,6 +91,17 @@ class PredictionError(Exception):
         self.message = message
 
 
+class UnknownItemError(PredictionError):
+    """The request names an item the model does not know (a movie title): not found.
+
+    `suggestions` are the closest items the model does know, for the caller to pick from.
+    """
+
+    def __init__(self, field: str, message: str, suggestions: Sequence[str]) -> None:
+        super().__init__(field, message)
+        self.suggestions = list(suggestions)
+
+
 InT = TypeVar("InT", bound=Schema)
 OutT = TypeVar("OutT", bound=Schema)
 CfgT = TypeVar("CfgT", bound=TrainConfig)
@@ -143,6 +154,9 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
     floors: ClassVar[tuple[Floor, ...]] = ()
     selection_metric: ClassVar[str | None] = None
     """Higher is better; a new version takes `production` only if it beats the current one."""
+    data_folders: ClassVar[tuple[str, ...]] = ()
+    """The folders under `data/` that `load_data` reads (none where a package ships the
+    data): the model's DVC stage depends on them, so changed data reruns it."""
 
     def __init_subclass__(
         cls,
@@ -176,12 +190,16 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
         return self.config_schema()
 
     def stages(self, profile: Profile) -> list[CfgT]:
-        """The configs trained in order by `practica train`, one published version each.
+        """The configs trained in order by `practica train`, one published version each."""
+        return self.stages_from(self.config(profile))
+
+    def stages_from(self, config: CfgT) -> list[CfgT]:
+        """The stage configs derived from one base config (a profile's, or params.yaml's).
 
         Most specs have one stage; a model revisited by a later roadmap module (Titanic,
         modules 8 then 13) has one per module, so its versions tell the story in order.
         """
-        return [self.config(profile)]
+        return [config]
 
     @abstractmethod
     def load_data(self, config: CfgT, run: TrainingRun) -> DataT:

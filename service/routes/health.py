@@ -16,19 +16,27 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", responses={503: {"model": Readiness, "description": "still loading"}})
+@router.get(
+    "/readyz",
+    responses={503: {"model": Readiness, "description": "still loading, or the registry's "
+                     "database is unreachable (`status` says which)"}},
+)  # fmt: skip
 async def readyz(models: LoadedModelsDep) -> Response:
-    """Ready once the first load from the registry has finished."""
+    """Ready once the first load from the registry has finished, while its database answers."""
     serving = models.serving_versions()
     unavailable = {
         name: models.failures.get(name, "no registered version")
         for name in models.specs
         if name not in serving
     }
-    body = Readiness(
-        status="ready" if models.is_ready else "loading", serving=serving, unavailable=unavailable
-    )
-    return JSONResponse(body.model_dump(), status_code=200 if models.is_ready else 503)
+    if not models.is_ready:
+        status = "loading"
+    elif models.registry_problem is not None:
+        status = "registry_unavailable"
+    else:
+        status = "ready"
+    body = Readiness(status=status, serving=serving, unavailable=unavailable)
+    return JSONResponse(body.model_dump(), status_code=200 if status == "ready" else 503)
 
 
 @router.get(

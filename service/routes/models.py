@@ -10,6 +10,7 @@ from model_registry import ModelNotFoundError, ModelRegistry, ModelVersion, Regi
 from model_registry.flavors import load_json
 from model_registry.names import MAX_VERSION, MODEL_NAME
 from service.deps import CatalogDep, LoadedModelsDep, RegistryDep
+from service.runtime import ModelUnavailableError
 from service.schemas import (
     AliasResponse,
     AliasUpdate,
@@ -126,7 +127,15 @@ def get_plot(
 @router.put(
     "/{name}/aliases/{alias}",
     dependencies=[AdminOnly],
-    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, **NOT_FOUND},
+    responses={
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+        **NOT_FOUND,
+        503: {
+            "model": ErrorResponse,
+            "description": "the version cannot be loaded: the alias was moved back",
+        },
+    },
 )
 async def set_alias(
     name: ModelName,
@@ -136,11 +145,31 @@ async def set_alias(
     registry: RegistryDep,
     models: LoadedModelsDep,
 ) -> AliasResponse:
-    """Admin: point an alias at a version; this server swaps now, replicas on their next poll."""
+    """Admin: point an alias at a version; this server swaps now, replicas on their next poll.
+
+    When the alias is the one this server serves and the version cannot be loaded, the
+    alias is moved back and the answer is a 503 saying why: a 200 means it serves.
+    """
     _spec(catalog, name)
+    before = (await run_in_threadpool(registry.get_model, name)).aliases.get(alias)
     await run_in_threadpool(registry.set_alias, name, alias, update.version)
     await run_in_threadpool(models.refresh)
+    serving = models.serving_versions().get(name)
+    if alias == models.default_alias and serving != update.version:
+        reason = models.failures.get(name, "it could not be loaded")
+        await run_in_threadpool(_restore_alias, registry, name, alias, before)
+        await run_in_threadpool(models.refresh)
+        raise ModelUnavailableError(
+            name, f"{reason}; {alias!r} is left at {f'v{before}' if before else 'no version'}"
+        )
     return AliasResponse(model=name, alias=alias, version=update.version)
+
+
+def _restore_alias(registry: ModelRegistry, name: str, alias: str, version: int | None) -> None:
+    if version is None:
+        registry.delete_alias(name, alias)
+    else:
+        registry.set_alias(name, alias, version)
 
 
 def _spec(catalog: dict[str, AnySpec], name: str) -> AnySpec:

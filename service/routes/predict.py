@@ -13,21 +13,20 @@ from pydantic import BaseModel, Field, create_model
 from model_registry import MAX_VERSION
 from service.deps import InferenceDep
 from service.logging import model_var
-from service.schemas import MAX_INSTANCES, ErrorResponse, PredictRequest, PredictResponse
-from service.security import ApiTokenIfSet
+from service.schemas import (
+    MAX_INSTANCES,
+    PredictRequest,
+    PredictResponse,
+    error_responses,
+)
 from training import AnyModelSpec, AnySpec, ModelSpec
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in (
-        (401, "missing API token (when PRACTICA_API_TOKEN is set)"),
-        (403, "wrong API token"),
-        (404, "unknown model, version or alias"),
-        (413, "body over PRACTICA_MAX_BODY_BYTES"),
-        (415, "body is not application/json"),
-        (422, "invalid instances: `detail` names each field and the reason"),
-    )
-}
+ERROR_RESPONSES = error_responses(
+    (404, "unknown model, version or alias"),
+    (413, "body over PRACTICA_MAX_BODY_BYTES"),
+    (415, "body is not application/json"),
+    (422, "invalid instances: `detail` names each field and the reason"),
+)
 
 
 def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
@@ -56,7 +55,7 @@ def add_model_route(
     router.add_api_route(
         path, endpoint, methods=["POST"], response_model=response_model(spec),
         name=f"{verb}_{spec.name.replace('-', '_')}", summary=summary, description=description,
-        responses=ERROR_RESPONSES, dependencies=[ApiTokenIfSet],
+        responses=ERROR_RESPONSES,
     )  # fmt: skip
 
 

@@ -7,6 +7,17 @@ batching        MicroBatcher: groups concurrent requests for one model into one 
 
 from service.runtime.batching import MicroBatcher
 from service.runtime.inference import Inference, InferenceResult
-from service.runtime.loaded_models import LoadedModels, NoServingVersionError
+from service.runtime.loaded_models import (
+    LoadedModels,
+    ModelUnavailableError,
+    NoServingVersionError,
+)
 
-__all__ = ["Inference", "InferenceResult", "LoadedModels", "MicroBatcher", "NoServingVersionError"]
+__all__ = [
+    "Inference",
+    "InferenceResult",
+    "LoadedModels",
+    "MicroBatcher",
+    "ModelUnavailableError",
+    "NoServingVersionError",
+]

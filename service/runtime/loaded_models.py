@@ -12,15 +12,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from model_registry import ModelNotFoundError, ModelRegistry, RegisteredModel, RegistryError
+from model_registry import (
+    ModelNotFoundError,
+    ModelRegistry,
+    RegisteredModel,
+    RegistryError,
+    RegistryUnavailableError,
+)
 from model_registry.registry import serving_version
 from training import AnyModelSpec, AnySpec, LoadContext, ModelSpec, Predictor
 from training.runner import REPORT_PREFIX
 
 logger = logging.getLogger(__name__)
-
-LOAD_ERRORS = (RegistryError, ValueError, KeyError, OSError)
-"""What a bad version raises while loading; anything else is a bug and propagates."""
 
 
 class NoServingVersionError(Exception):
@@ -30,6 +33,14 @@ class NoServingVersionError(Exception):
         super().__init__(
             f"model {name!r} has no registered version yet; train it with `practica train {name}`"
         )
+        self.name = name
+
+
+class ModelUnavailableError(Exception):
+    """A model whose serving version failed to load and which has no earlier one loaded."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"model {name!r} is unavailable: {reason}")
         self.name = name
 
 
@@ -50,7 +61,7 @@ class LoadedModels:
         self.specs: dict[str, AnyModelSpec] = {
             s.name: s for s in catalog if isinstance(s, ModelSpec)
         }
-        self._default_alias = default_alias
+        self.default_alias = default_alias
         self._context = context or LoadContext()
         self._serving: dict[str, Predictor] = {}
         self._snapshot: dict[str, RegisteredModel] = {}
@@ -62,6 +73,7 @@ class LoadedModels:
         self._on_swap = on_swap
         self.is_ready = False
         self.failures: dict[str, str] = {}
+        self.registry_problem: str | None = None
 
     # ------------------------------------------------------------- hot path (no I/O)
 
@@ -79,6 +91,8 @@ class LoadedModels:
         serving = self._serving.get(name)
         if version is None:
             if serving is None:
+                if name in self.failures:
+                    raise ModelUnavailableError(name, self.failures[name])
                 raise NoServingVersionError(name)
             return serving
         if serving is not None and serving.version == version:
@@ -135,23 +149,36 @@ class LoadedModels:
         predictor they looked up, so none fails during a move.
         """
         with self._refreshing:
-            snapshot = {m.name: m for m in self._registry.list_models()}
+            try:
+                snapshot = {m.name: m for m in self._registry.list_models()}
+            except RegistryUnavailableError as error:
+                self.registry_problem = str(error)  # not ready: the pointers cannot be read
+                raise
+            self.registry_problem = None
             self._snapshot = snapshot
             swapped = {}
             for name in self.specs:
                 model = snapshot.get(name)
                 if model is None:
                     continue
-                wanted = serving_version(model, self._default_alias)
+                wanted = serving_version(model, self.default_alias)
                 current = self._serving.get(name)
                 if current is not None and current.version == wanted:
+                    self.failures.pop(name, None)  # e.g. the alias moved back to it
                     continue
                 try:
                     predictor = self._load(name, wanted)
-                except LOAD_ERRORS as error:
-                    # Keep serving what we have; the next poll tries again.
-                    self.failures[name] = str(error)
-                    logger.error("could not load %s v%s: %s", name, wanted, error)
+                except Exception as error:  # whatever it is, the other models keep serving
+                    # Keep serving what we have; the next poll tries again. The reason shown
+                    # on /readyz names no path: registry errors never do, and anything else
+                    # (a library's own message may) is named by its type, the log has it all.
+                    detail = str(error) if isinstance(error, RegistryError) else (
+                        f"{type(error).__name__}; the server log has the details"
+                    )  # fmt: skip
+                    reason = f"version {wanted} could not be loaded: {detail}"
+                    if self.failures.get(name) != reason:  # once, not on every poll
+                        logger.exception("could not load %s v%s", name, wanted)
+                    self.failures[name] = reason
                     continue
                 with self._lock:
                     self._serving[name] = predictor

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.networks import smoke_trained
+from tests.networks import assert_close, smoke_trained
 from training import CATALOG
 from training.frameworks.onnx import softmax, take
 from training.frameworks.torch import TorchSpec
@@ -36,23 +36,7 @@ def test_onnx_runtime_matches_pytorch_on_held_out_inputs(spec: TorchSpec[Any, An
     for onnx_answer, torch_answer in zip(
         spec.predict(served, example), spec.predict(trained, example), strict=True
     ):
-        _assert_close(onnx_answer.model_dump(), torch_answer.model_dump())
-
-
-def _assert_close(actual: Any, expected: Any) -> None:
-    """Equal labels and structure; floats within 1e-4."""
-    if isinstance(expected, dict):
-        assert actual.keys() == expected.keys()
-        for key in expected:
-            _assert_close(actual[key], expected[key])
-    elif isinstance(expected, list):
-        assert len(actual) == len(expected)
-        for a, e in zip(actual, expected, strict=True):
-            _assert_close(a, e)
-    elif isinstance(expected, float):
-        assert actual == pytest.approx(expected, abs=1e-4)
-    else:
-        assert actual == expected
+        assert_close(onnx_answer.model_dump(), torch_answer.model_dump(), 1e-4)
 
 
 def test_the_catalog_has_networks() -> None:

@@ -11,7 +11,7 @@ from tests.e2e.conftest import practica_command
 pytestmark = pytest.mark.e2e
 
 COMMANDS = [[], ["train"], ["serve"], ["up"], ["models"], ["models", "list"], ["models", "show"],
-            ["alias"], ["export"], ["import"]]  # fmt: skip
+            ["alias"], ["export"], ["import"], ["container"], ["container", "serve"]]  # fmt: skip
 
 
 def run(args: list[str], home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -34,11 +34,16 @@ def test_train_list_export_import_round_trip(tmp_path: Path) -> None:
     assert "iris-pca" in run(["models", "list"], source).stdout
     shown = run(["models", "show", "iris-pca"], source).stdout
     assert "explained_variance_2d" in shown
+    assert "compared with none" in shown
+    assert "libraries" in shown
+    assert "numpy" in shown
+    run(["train", "iris-pca", "--profile", "smoke"], source)
+    assert "compared with v1" in run(["models", "show", "iris-pca"], source).stdout
 
     bundle = tmp_path / "model.tar.gz"
     run(["export", "iris-pca", "--out", str(bundle)], source)
     imported = run(["import", str(bundle)], target)
-    assert "Imported 1 version(s) of 1 model(s)" in imported.stdout
+    assert "Imported 2 version(s) of 1 model(s)" in imported.stdout
     run(["alias", "iris-pca", "staging", "1"], target)
     assert "staging" in run(["models", "show", "iris-pca"], target).stdout
 

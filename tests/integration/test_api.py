@@ -124,6 +124,28 @@ def test_api_token_guards_prediction_when_set(home_copy: Path) -> None:
         bearer = {"Authorization": "Bearer api-secret"}
         assert client.post(url, json={"instances": [IRIS]}, headers=bearer).status_code == 200
         assert client.get("/v1/models").status_code == 200  # metadata stays open
+        for guarded in ("/classify/cat-dog", "/recommend?title=heat"):
+            assert client.post(guarded).status_code == 401, guarded
+
+
+INFERENCE_OPERATIONS = [
+    ("/v1/models/iris-pca/predict", "post"),
+    ("/classify/cat-dog", "post"),
+    ("/recommend", "post"),
+    ("/recommend", "get"),
+]
+
+
+@pytest.mark.parametrize("token", [None, "api-secret"])
+def test_openapi_declares_the_api_token_only_where_one_is_set(
+    home_copy: Path, token: str | None
+) -> None:
+    with _client(home_copy, api_token=token) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    for path, method in INFERENCE_OPERATIONS:
+        operation = paths[path][method]
+        assert ("security" in operation) is (token is not None), (path, method)
+        assert ({"401", "403"} <= set(operation["responses"])) is (token is not None)
 
 
 @pytest.mark.parametrize(

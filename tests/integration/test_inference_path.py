@@ -3,7 +3,7 @@
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,13 @@ import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
-from model_registry import ModelRegistry, RegistrySettings
+from model_registry import ModelRegistry, RegistrySettings, RegistryUnavailableError
 from service import ServiceSettings, create_app
-from tests.fakes import EchoSpec, SlowEchoSpec, publish_fake_version
+from tests.fakes import EchoArtifact, EchoSpec, SlowEchoSpec, publish_fake_version
+from training import LoadContext
 
 FAKES = [EchoSpec(), SlowEchoSpec()]
 
@@ -131,6 +134,116 @@ async def test_the_batcher_of_a_version_swapped_out_is_forgotten(home: Path) -> 
         assert await ask() == 2
         batchers = app.state.inference._batchers
     assert [key for key in batchers if key[0] == "slow-echo"] == [("slow-echo", 2)]
+
+
+class BrokenEchoSpec(EchoSpec):
+    """Published fine, but its artifact cannot be opened (like a malformed ONNX graph)."""
+
+    name = "broken-echo"
+
+    def load(self, files: Mapping[str, bytes], context: LoadContext) -> EchoArtifact:
+        raise RuntimeError("cannot parse /srv/secret/blobs/ab/cdef: not a graph")
+
+
+async def test_a_model_that_fails_to_load_is_reported_and_the_others_serve(home: Path) -> None:
+    registry = ModelRegistry.from_settings(RegistrySettings(home=home))
+    try:
+        publish_fake_version(registry, BrokenEchoSpec())
+    finally:
+        registry.close()
+    app = create_app(
+        ServiceSettings(home=home, log_json=False), catalog=[EchoSpec(), BrokenEchoSpec()]
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        ready = await client.get("/readyz")
+        broken = await client.post(
+            "/v1/models/broken-echo/predict", json={"instances": [{"value": 1}]}
+        )
+        working = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+    assert ready.status_code == 200
+    reason = ready.json()["unavailable"]["broken-echo"]
+    assert "RuntimeError" in reason
+    assert "/srv" not in reason, "no path reaches a response"
+    assert broken.status_code == 503
+    assert broken.json()["code"] == "model_unavailable"
+    assert "/srv" not in broken.text
+    assert working.status_code == 200
+
+
+class PickyEchoSpec(EchoSpec):
+    """Its versions published with offset 99 cannot be opened."""
+
+    name = "picky-echo"
+
+    def load(self, files: Mapping[str, bytes], context: LoadContext) -> EchoArtifact:
+        artifact = super().load(files, context)
+        if artifact.offset == 99:
+            raise RuntimeError("this version's graph is malformed")
+        return artifact
+
+
+async def test_an_alias_moved_to_a_version_that_cannot_load_is_moved_back(home: Path) -> None:
+    registry = ModelRegistry.from_settings(RegistrySettings(home=home))
+    try:
+        publish_fake_version(registry, PickyEchoSpec(), offset=1)  # v1
+        publish_fake_version(registry, PickyEchoSpec(), offset=99)  # v2, unloadable
+        registry.set_alias("picky-echo", "production", 1)
+    finally:
+        registry.close()
+    settings = ServiceSettings(home=home, log_json=False, admin_token="admin-secret")
+    app = create_app(settings, catalog=[PickyEchoSpec()])
+    admin = {"Authorization": "Bearer admin-secret"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        url = "/v1/models/picky-echo/aliases/{}"
+        moved = await client.put(url.format("production"), json={"version": 2}, headers=admin)
+        staged = await client.put(url.format("staging"), json={"version": 2}, headers=admin)
+        answer = await client.post(
+            "/v1/models/picky-echo/predict", json={"instances": [{"value": 1}]}
+        )
+        aliases = (await client.get("/v1/models/picky-echo")).json()["aliases"]
+        ready = (await client.get("/readyz")).json()
+    assert moved.status_code == 503, moved.text
+    assert moved.json()["code"] == "model_unavailable"
+    assert "left at v1" in moved.json()["detail"]
+    assert aliases == {"production": 1, "staging": 2}, "only the alias it serves moved back"
+    assert staged.status_code == 200
+    assert answer.json()["version"] == 1
+    assert ready["unavailable"] == {}, "serving what the alias points at again"
+
+
+async def test_a_database_outage_is_a_503_and_not_ready_while_loaded_models_serve(
+    home: Path,
+) -> None:
+    app = create_app(ServiceSettings(home=home, log_json=False), catalog=FAKES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        registry: ModelRegistry = app.state.registry
+        working = registry._sessions
+        # Nothing listens on port 1: every query fails to connect, as when the server is down.
+        dead = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+        registry._sessions = sessionmaker(dead)
+        with pytest.raises(RegistryUnavailableError):
+            await asyncio.to_thread(app.state.models.refresh)
+        listed = await client.get("/v1/models")
+        ready = await client.get("/readyz")
+        served = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+        registry._sessions = working
+        await asyncio.to_thread(app.state.models.refresh)
+        recovered = await client.get("/readyz")
+        dead.dispose()
+    assert listed.status_code == 503
+    assert listed.json()["code"] == "registry_unavailable"
+    assert (ready.status_code, ready.json()["status"]) == (503, "registry_unavailable")
+    assert served.status_code == 200, "the versions in memory keep serving"
+    assert recovered.status_code == 200
 
 
 async def test_batching_can_be_switched_off_in_settings(home: Path) -> None:

@@ -22,6 +22,7 @@ from model_registry import (
     VersionConflictError,
     VersionNotFoundError,
 )
+from model_registry.database import create_registry_engine, schema_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,6 +160,92 @@ def test_concurrent_publishers_lose_and_duplicate_nothing(
     payloads = {check.read_files(v)["model.json"] for v in versions}
     assert len(payloads) == publishers * per_publisher  # every publish is its own version
     check.close()
+
+
+def test_writers_creating_the_same_new_alias_at_once_all_succeed(
+    registry_settings: RegistrySettings,
+) -> None:
+    with ModelRegistry.from_settings(registry_settings) as first:
+        for payload in (b"1", b"2"):
+            _publish(first, payload)
+    writers = 6
+    registries = [ModelRegistry.from_settings(registry_settings) for _ in range(writers)]
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def point(index: int) -> None:
+        barrier.wait()
+        try:
+            registries[index].set_alias("demo-model", "canary", 1 + index % 2)
+        except BaseException as error:  # collected, then asserted empty
+            errors.append(error)
+
+    threads = [threading.Thread(target=point, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert registries[0].get_model("demo-model").aliases["canary"] in (1, 2)
+    for opened in registries:
+        opened.close()
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys
+    from model_registry import ModelRegistry, RegistrySettings
+
+    with ModelRegistry.from_settings(RegistrySettings()) as registry:
+        registry.publish("demo-model", {"model.json": sys.argv[1].encode()}, flavor="json")
+    """
+)
+
+
+def test_processes_opening_a_fresh_registry_at_once_all_succeed(
+    registry_settings: RegistrySettings,
+) -> None:
+    # Started together, they create the schema together: without a lock, all but one
+    # failed with "table ... already exists".
+    env = {
+        **os.environ,
+        "PRACTICA_HOME": str(registry_settings.home),
+        "PRACTICA_DATABASE_URL": registry_settings.resolved_database_url(),
+        "PRACTICA_ARTIFACT_URI": registry_settings.resolved_artifact_uri(),
+    }
+    openers = [
+        subprocess.Popen([sys.executable, "-c", OPENER, str(i)], env=env, cwd=ROOT,
+                         stderr=subprocess.PIPE, text=True)
+        for i in range(6)
+    ]  # fmt: skip
+    outcomes = [(opener.communicate(timeout=120)[1], opener.returncode) for opener in openers]
+    failures = [stderr[-2000:] for stderr, code in outcomes if code != 0]
+    assert failures == []
+    with ModelRegistry.from_settings(registry_settings) as registry:
+        assert registry.get_model("demo-model").versions == (1, 2, 3, 4, 5, 6)
+
+
+def test_a_process_migrating_a_fresh_registry_makes_the_others_wait(
+    registry_settings: RegistrySettings,
+) -> None:
+    env = {
+        **os.environ,
+        "PRACTICA_HOME": str(registry_settings.home),
+        "PRACTICA_DATABASE_URL": registry_settings.resolved_database_url(),
+        "PRACTICA_ARTIFACT_URI": registry_settings.resolved_artifact_uri(),
+    }
+    engine = create_registry_engine(registry_settings.resolved_database_url())
+    with schema_lock(engine):  # as if another process were migrating right now
+        opener = subprocess.Popen(
+            [sys.executable, "-c", OPENER, "waited"], env=env, cwd=ROOT, stderr=subprocess.PIPE
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            opener.wait(timeout=8)  # it imports (a second or two), then waits for the lock
+    assert opener.communicate(timeout=60)[1] is not None
+    assert opener.returncode == 0
+    engine.dispose()
+    with ModelRegistry.from_settings(registry_settings) as registry:
+        assert registry.get_model("demo-model").versions == (1,)
 
 
 KILLER = textwrap.dedent(

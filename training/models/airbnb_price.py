@@ -95,7 +95,7 @@ class PriceEstimate(Schema):
     price_usd: float = Field(gt=0, description="estimated nightly price, USD")
 
 
-class AirbnbPriceTrainConfig(BoostingConfig):
+class AirbnbTrainConfig(BoostingConfig):
     validation_size: float = Field(
         0.15, gt=0, lt=1, description="share of the training listings that picks the winner"
     )
@@ -223,7 +223,7 @@ def listing_features(frame: pd.DataFrame, reference_date: str) -> pd.DataFrame:
     return out[[*NUMERIC, *CATEGORICAL, TEXT]]
 
 
-def build_preprocess(config: AirbnbPriceTrainConfig) -> Any:
+def build_preprocess(config: AirbnbTrainConfig) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
@@ -253,10 +253,9 @@ def build_preprocess(config: AirbnbPriceTrainConfig) -> Any:
     )
 
 
-class AirbnbPrice(
-    SklearnSpec[Listing, PriceEstimate, AirbnbPriceTrainConfig, Listings, PriceModel]
-):
+class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listings, PriceModel]):
     name, module, kind = "airbnb-price", 14, "regressor"
+    data_folders = ("airbnb_seattle",)
     title = "Capstone: Seattle Airbnb nightly prices, Ridge vs XGBoost"
     example_input = Listing(
         name="Modern 2BR/2BA Craftsman near Green Lake | Parking",
@@ -268,13 +267,13 @@ class AirbnbPrice(
     floors = (Floor("test_r2_log_price", minimum=0.50),)
     selection_metric = "validation_r2_log_price"
 
-    def smoke_config(self) -> AirbnbPriceTrainConfig:
-        return AirbnbPriceTrainConfig(
+    def smoke_config(self) -> AirbnbTrainConfig:
+        return AirbnbTrainConfig(
             tfidf_max_features=50, ridge_alphas=(1.0,), max_depths=(4,), max_rounds=30,
             early_stopping_rounds=10,
         )  # fmt: skip
 
-    def load_data(self, config: AirbnbPriceTrainConfig, run: TrainingRun) -> Listings:
+    def load_data(self, config: AirbnbTrainConfig, run: TrainingRun) -> Listings:
         frame = load_airbnb_listings(run, run.data_path)
         price = clean_prices(frame["price"])
         usable = price.notna() & (price > 0)
@@ -299,7 +298,7 @@ class AirbnbPrice(
             cleaning,
         )  # fmt: skip
 
-    def fit(self, config: AirbnbPriceTrainConfig, data: Listings, run: TrainingRun) -> PriceModel:
+    def fit(self, config: AirbnbTrainConfig, data: Listings, run: TrainingRun) -> PriceModel:
         import xgboost
         from sklearn.linear_model import RidgeCV
         from sklearn.metrics import r2_score
@@ -334,7 +333,7 @@ class AirbnbPrice(
         return PriceModel(preprocess, candidates[winner], meta, candidates)
 
     def evaluate(
-        self, artifact: PriceModel, data: Listings, config: AirbnbPriceTrainConfig,
+        self, artifact: PriceModel, data: Listings, config: AirbnbTrainConfig,
         run: TrainingRun,
     ) -> dict[str, float]:  # fmt: skip
         from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error

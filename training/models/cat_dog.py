@@ -89,13 +89,15 @@ class PetNetwork(TorchNetwork):
 
 class CatDog(TorchSpec[PetPhoto, PetPrediction, CatDogTrainConfig]):
     name, module, kind = "cat-dog", 18, "classifier"
+    data_folders = ("oxford_pets",)
     title = "Cats vs dogs by transfer learning from EfficientNet-Lite0 (frozen backbone, new head)"
     input_names = ("image",)
     example_input = PetPhoto(image_base64=EXAMPLE_PET_PHOTO)
     floors = (Floor("cv_accuracy", minimum=0.95), Floor("test_accuracy", minimum=0.95))
     selection_metric = "cv_accuracy"
     # ONNX Runtime costs about the same per photo alone or in a batch (~9 ms on one core):
-    # small batches save only the per-call overheads.
+    # batches save only the per-call overheads, about 1.1x the throughput (docs/benchmarks.md).
+    # On a GPU, where a batch costs little more than one photo, raise max_items.
     batch_policy = BatchPolicy(max_items=8)
 
     def smoke_config(self) -> CatDogTrainConfig:

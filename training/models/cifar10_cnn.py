@@ -97,6 +97,7 @@ def _gaps(history: History, epoch: int) -> dict[str, float]:
 
 class Cifar10Cnn(TorchSpec[CifarImage, CifarPrediction, Cifar10CnnTrainConfig]):
     name, module, kind = "cifar10-cnn", 17, "classifier"
+    data_folders = ("cifar10",)
     title = "A small CNN on CIFAR-10, trained without and with dropout (PyTorch, ONNX Runtime)"
     input_names = ("image",)
     example_input = CifarImage(image_base64=EXAMPLE_CIFAR_SHIP)

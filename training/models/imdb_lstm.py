@@ -62,6 +62,7 @@ class ImdbLstmTrainConfig(TorchTrainConfig):
 
 class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
     name, module, kind = "imdb-lstm", 19, "classifier"
+    data_folders = ("rt_polarity", "sentiment_labelled_sentences")
     title = (
         "Review sentiment with an LSTM over a learnt vocabulary (PyTorch, served by ONNX Runtime)"
     )

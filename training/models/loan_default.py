@@ -141,6 +141,7 @@ class LoanDefault(
     ]
 ):
     name, module, kind = "loan-default", 11, "classifier"
+    data_folders = ("lending_club",)
     title = "XGBoost on LendingClub loans: will the loan be paid back in full?"
     example_input = LoanApplication(
         credit_policy=True, purpose="debt_consolidation", int_rate=0.1189, installment=829.1,

@@ -118,6 +118,7 @@ class MallSegments(
     NumpySpec[Customer, CustomerSegment, MallSegmentsTrainConfig, MallSplit, Segmentation]
 ):
     name, module, kind = "mall-segments", 9, "clustering"
+    data_folders = ("mall_customers",)
     title = "KMeans customer segments of a shopping mall"
     example_input = Customer(gender="Female", age=31, annual_income_k_usd=78, spending_score=85)
     floors = (Floor("silhouette", minimum=0.50),)

@@ -160,6 +160,7 @@ def summarise(catalogue: CleanCatalogue, top_n: int) -> Summary:
 
 class NetflixEda(AnalysisSpec[NetflixEdaTrainConfig, CleanCatalogue, Summary]):
     name = "netflix-eda"
+    data_folders = ("netflix",)
     module = 4
     title = "Exploratory analysis of the Netflix catalogue"
     flavor = "json"  # the summary itself; an analysis has no framework to store it

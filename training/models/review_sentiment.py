@@ -90,6 +90,7 @@ class ReviewSentiment(
     SklearnSpec[MovieReview, ReviewPolarity, ReviewSentimentTrainConfig, Sentences, SentimentModel]
 ):
     name, module, kind = "review-sentiment", 12, "classifier"
+    data_folders = ("rt_polarity",)
     title = "Review sentiment: classifiers compared by k-fold cross-validation"
     example_input = MovieReview(
         text="a gripping, beautifully acted drama that stays with you long after the credits roll."

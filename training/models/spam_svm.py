@@ -25,16 +25,12 @@ class SmsMessage(Schema):
 
 class SpamPrediction(Schema):
     label: Literal["spam", "ham"] = Field(description="spam (unsolicited) or ham (legitimate)")
-    score: float = Field(
-        description="the SVM's signed distance to its decision boundary: positive means spam, "
-        "negative ham; the further from 0, the surer the model"
-    )
+    score: float = Field(description="the SVM's signed distance to its boundary: positive is "
+                         "spam, negative ham; the further from 0, the surer")  # fmt: skip
 
 
 class SpamSvmTrainConfig(SplitConfig):
-    c_grid: tuple[float, ...] = Field(
-        (0.1, 0.3, 1, 3, 10, 30), min_length=1, description="C values tried"
-    )
+    c_grid: tuple[float, ...] = Field((0.1, 0.3, 1, 3, 10, 30), min_length=1, description="C tried")
     word_ngrams: int = Field(2, ge=1, le=3, description="word n-grams from 1 to this length")
     char_ngrams: tuple[int, int] = Field((2, 5), description="character n-gram lengths, in words")
     cv_folds: int = Field(5, ge=2, description="stratified folds of the training part")
@@ -57,6 +53,7 @@ def _pipeline(config: SpamSvmTrainConfig) -> Any:
 
 class SpamSvm(SklearnSpec[SmsMessage, SpamPrediction, SpamSvmTrainConfig, Holdout[Any], Searched]):
     name, module, kind = "spam-svm", 7, "classifier"
+    data_folders = ("sms_spam",)
     title = "Spam vs ham with a linear SVM"
     example_input = SmsMessage(
         text="URGENT! You have won a 1 week FREE holiday to Spain. To claim your prize call "
@@ -74,8 +71,7 @@ class SpamSvm(SklearnSpec[SmsMessage, SpamPrediction, SpamSvmTrainConfig, Holdou
         return holdout(frame["text"].to_numpy(dtype=object), is_spam, config)
 
     def fit(self, config: SpamSvmTrainConfig, data: Holdout[Any], run: TrainingRun) -> Searched:
-        # The pipeline's word + character TF-IDF, then LinearSVC (class 1 = spam), with C
-        # chosen by F1 for spam: accuracy would reward calling everything ham.
+        # C is chosen by F1 for spam: accuracy would reward calling everything ham.
         return grid_search(
             _pipeline(config), {"svm__C": list(config.c_grid)}, data.X_train, data.y_train,
             folds=config.cv_folds, scoring="f1", random_state=config.random_state, run=run,

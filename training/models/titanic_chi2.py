@@ -171,6 +171,7 @@ class TitanicChi2(
     JsonSpec[ContingencyTable, IndependenceTest, TitanicChi2TrainConfig, Passengers, Chi2Results]
 ):
     name, module, kind = "titanic-chi2", 3, "hypothesis-test"
+    data_folders = ("titanic",)
     title = "Chi-squared tests of independence on Titanic survival"
     # Sex x survival on the Kaggle passenger list: rows female, male; columns died, survived.
     example_input = ContingencyTable(table=[[81, 233], [468, 109]])

@@ -21,7 +21,7 @@ from training.report.classification import report_classification, report_roc
 from training.report.figures import new_figure
 from training.report.importance import plot_importance
 from training.run import TrainingRun
-from training.spec import Floor, Profile, Schema
+from training.spec import Floor, Schema
 
 OUTCOMES = ("died", "survived")  # class 0, class 1
 
@@ -92,6 +92,7 @@ class TitanicSurvival(
     SklearnSpec[Passenger, SurvivalPrediction, TitanicTrainConfig, Passengers, SurvivalModel]
 ):
     name, module, kind = "titanic-survival", 8, "classifier"
+    data_folders = ("titanic",)
     title = "Titanic survival: decision tree vs random forest, then feature engineering"
     example_input = Passenger(
         pclass=3, name="Braund, Mr. Owen Harris", sex="male", age=22, sibsp=1, parch=0,
@@ -103,9 +104,8 @@ class TitanicSurvival(
     def smoke_config(self) -> TitanicTrainConfig:
         return TitanicTrainConfig(n_estimators=10, cv_folds=2)
 
-    def stages(self, profile: Profile) -> list[TitanicTrainConfig]:
-        basic = self.config(profile)
-        return [basic, basic.model_copy(update={"feature_set": "engineered"})]
+    def stages_from(self, config: TitanicTrainConfig) -> list[TitanicTrainConfig]:
+        return [config, config.model_copy(update={"feature_set": "engineered"})]
 
     def load_data(self, config: TitanicTrainConfig, run: TrainingRun) -> Passengers:
         frame = load_titanic(run, run.data_path).rename(columns=str.lower)  # schema's names

@@ -10,7 +10,7 @@ from training.models.airbnb_price import (
     NUMERIC,
     TEXT,
     AirbnbPrice,
-    AirbnbPriceTrainConfig,
+    AirbnbTrainConfig,
     PriceMeta,
     PriceModel,
     build_preprocess,
@@ -94,7 +94,7 @@ def _trained(winner: str) -> PriceModel:
     rows["latitude"] = rng.uniform(47.5, 47.7, 40)
     features = listing_features(rows, reference_date="2025-03-16")
     y = 5 + rng.normal(scale=0.3, size=40)
-    preprocess = build_preprocess(AirbnbPriceTrainConfig(tfidf_max_features=20)).fit(features)
+    preprocess = build_preprocess(AirbnbTrainConfig(tfidf_max_features=20)).fit(features)
     X = preprocess.transform(features)
     regressor = (
         Ridge().fit(X, y)

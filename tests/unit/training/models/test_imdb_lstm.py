@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from model_registry.flavors import dump_json
-from tests.networks import Smoke, smoke_fixture
+from tests.networks import Smoke, assert_padding_changes_no_answer, smoke_fixture
 from training.data.text_sets import load_imdb_reviews, load_imdb_sentences
 from training.frameworks.onnx import GRAPH_FILE, NETWORK_FILE
 from training.models._text import PAD_ID, UNK_ID, stored_tokenizer, word_tokenizer
@@ -62,21 +62,10 @@ def test_vocabulary_comes_from_the_training_part_only_and_is_rebuilt_identically
 def test_a_text_gets_the_same_answer_alone_or_padded_among_longer_texts(
     trained: Smoke[ImdbLstm],
 ) -> None:
-    network, served = trained.network, trained.served
     batch = [MovieReview(text=t) for t in REVIEWS]
-    tokens = SPEC.encode(served, batch)["tokens"]
+    tokens = SPEC.encode(trained.served, batch)["tokens"]
     assert tokens.shape[1] > (tokens[2] != PAD_ID).sum(), "the short texts are padded"
-    for artifact in (served, network):
-        together = SPEC.predict(artifact, batch)
-        alone = [SPEC.predict(artifact, [review])[0] for review in batch]
-        for a, b in zip(together, alone, strict=True):
-            assert a.label == b.label
-            assert a.probability == pytest.approx(b.probability, abs=1e-6)
-    for onnx_answer, torch_answer in zip(
-        SPEC.predict(served, batch), SPEC.predict(network, batch), strict=True
-    ):
-        assert onnx_answer.label == torch_answer.label
-        assert onnx_answer.probability == pytest.approx(torch_answer.probability, abs=1e-4)
+    assert_padding_changes_no_answer(trained, batch, tolerance=1e-6)
 
 
 def test_served_version_predicts_without_torch(trained: Smoke[ImdbLstm], tmp_path: Path) -> None:

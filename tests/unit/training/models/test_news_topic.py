@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.networks import Smoke, smoke_fixture
+from tests.networks import Smoke, assert_padding_changes_no_answer, smoke_fixture
 from training.data.text_sets import AG_NEWS_TOPICS, clean_news_text, load_ag_news
 from training.frameworks.onnx import take
 from training.models._text import softmax64
@@ -47,26 +47,10 @@ def test_onnx_matches_pytorch_on_held_out_inputs(trained: Smoke[NewsTopic]) -> N
 def test_a_headline_gets_the_same_answer_alone_or_padded_among_longer_ones(
     trained: Smoke[NewsTopic],
 ) -> None:
-    network, served = trained.network, trained.served
     batch = [NewsHeadline(headline=h) for h in HEADLINES]
-    mask = SPEC.encode(served, batch)["attention_mask"]
+    mask = SPEC.encode(trained.served, batch)["attention_mask"]
     assert mask.shape[1] == mask.sum(axis=1).max() > mask.sum(axis=1).min()
-    for artifact in (served, network):
-        together = SPEC.predict(artifact, batch)
-        alone = [SPEC.predict(artifact, [item])[0] for item in batch]
-        for a, b in zip(together, alone, strict=True):
-            assert a.topic == b.topic
-            for topic in AG_NEWS_TOPICS:
-                assert a.probabilities.model_dump()[topic] == pytest.approx(
-                    b.probabilities.model_dump()[topic], abs=1e-5
-                )
-    for onnx_answer, torch_answer in zip(
-        SPEC.predict(served, batch), SPEC.predict(network, batch), strict=True
-    ):
-        assert onnx_answer.topic == torch_answer.topic
-        onnx_p, torch_p = onnx_answer.probabilities.model_dump(), torch_answer.probabilities
-        for topic, value in torch_p.model_dump().items():
-            assert onnx_p[topic] == pytest.approx(value, abs=1e-4)
+    assert_padding_changes_no_answer(trained, batch, tolerance=1e-5)
 
 
 def test_only_the_top_layers_and_the_head_are_trained() -> None:
