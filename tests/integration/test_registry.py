@@ -27,6 +27,16 @@ from model_registry.database import create_registry_engine, schema_lock
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _environment(settings: RegistrySettings) -> dict[str, str]:
+    """A subprocess's environment that opens the registry `settings` describe."""
+    return {
+        **os.environ,
+        "PRACTICA_HOME": str(settings.home),
+        "PRACTICA_DATABASE_URL": settings.resolved_database_url(),
+        "PRACTICA_ARTIFACT_URI": settings.resolved_artifact_uri(),
+    }
+
+
 def _publish(registry: ModelRegistry, payload: bytes = b"weights", **kwargs: object) -> int:
     version = registry.publish("demo-model", {"model.json": payload}, flavor="json", **kwargs)  # type: ignore[arg-type]
     return version.version
@@ -207,12 +217,7 @@ def test_processes_opening_a_fresh_registry_at_once_all_succeed(
 ) -> None:
     # Started together, they create the schema together: without a lock, all but one
     # failed with "table ... already exists".
-    env = {
-        **os.environ,
-        "PRACTICA_HOME": str(registry_settings.home),
-        "PRACTICA_DATABASE_URL": registry_settings.resolved_database_url(),
-        "PRACTICA_ARTIFACT_URI": registry_settings.resolved_artifact_uri(),
-    }
+    env = _environment(registry_settings)
     openers = [
         subprocess.Popen([sys.executable, "-c", OPENER, str(i)], env=env, cwd=ROOT,
                          stderr=subprocess.PIPE, text=True)
@@ -228,12 +233,7 @@ def test_processes_opening_a_fresh_registry_at_once_all_succeed(
 def test_a_process_migrating_a_fresh_registry_makes_the_others_wait(
     registry_settings: RegistrySettings,
 ) -> None:
-    env = {
-        **os.environ,
-        "PRACTICA_HOME": str(registry_settings.home),
-        "PRACTICA_DATABASE_URL": registry_settings.resolved_database_url(),
-        "PRACTICA_ARTIFACT_URI": registry_settings.resolved_artifact_uri(),
-    }
+    env = _environment(registry_settings)
     engine = create_registry_engine(registry_settings.resolved_database_url())
     with schema_lock(engine):  # as if another process were migrating right now
         opener = subprocess.Popen(
@@ -277,12 +277,7 @@ def test_killed_publish_leaves_nothing_half_visible(
 ) -> None:
     registry = ModelRegistry.from_settings(registry_settings)
     _publish(registry, b"complete")
-    env = {
-        **os.environ,
-        "PRACTICA_HOME": str(registry_settings.home),
-        "PRACTICA_DATABASE_URL": registry_settings.resolved_database_url(),
-        "PRACTICA_ARTIFACT_URI": registry_settings.resolved_artifact_uri(),
-    }
+    env = _environment(registry_settings)
     result = subprocess.run([sys.executable, "-c", KILLER, point], env=env, cwd=ROOT, check=False)
     assert result.returncode == -9  # it really died mid-publish
 
