@@ -10,12 +10,14 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -42,6 +44,11 @@ container_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(container_app, name="container")
+deploy_app = typer.Typer(
+    help="Deploy an exported bundle (`practica export`) to a cloud platform.",
+    no_args_is_help=True,
+)
+app.add_typer(deploy_app, name="deploy")
 console = Console()
 errors = Console(stderr=True)
 
@@ -317,3 +324,117 @@ def import_(
         manifest = import_bundle(registry, bundle)
     count = sum(len(m.versions) for m in manifest.models)
     console.print(f"Imported {count} version(s) of {len(manifest.models)} model(s).")
+
+
+@deploy_app.command("sagemaker")
+def deploy_sagemaker(
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="the model.tar.gz written by `practica export`"
+        ),
+    ],
+    endpoint: Annotated[
+        str, typer.Option(help="endpoint name: created, or updated when it exists")
+    ],
+    image: Annotated[
+        str, typer.Option(help="serving image URI in ECR (the Dockerfile's default target)")
+    ],
+    role: Annotated[
+        str,
+        typer.Option(help="execution role ARN SageMaker assumes (reads S3, pulls from ECR)"),
+    ],
+    bucket: Annotated[str, typer.Option(help="S3 bucket the bundle is uploaded to")],
+    prefix: Annotated[
+        str, typer.Option(help="S3 key prefix; objects go under PREFIX/ENDPOINT/")
+    ] = "practica",
+    instance_type: Annotated[str, typer.Option(help="instance type of the endpoint")] = (
+        "ml.m5.large"
+    ),
+    count: Annotated[int, typer.Option(min=1, help="number of instances")] = 1,
+    multi_model: Annotated[
+        bool,
+        typer.Option(
+            "--multi-model",
+            help="a multi-model endpoint: the bundle joins the tarballs under "
+            "PREFIX/ENDPOINT/models/, invoked with its name as TargetModel",
+        ),
+    ] = False,
+    target_model: Annotated[
+        str | None,
+        typer.Option(help="with --multi-model: the bundle's name there (default: its file name)"),
+    ] = None,
+    variant: Annotated[str, typer.Option(help="production variant name")] = "AllTraffic",
+    region: Annotated[
+        str | None,
+        typer.Option(help="AWS region (default: AWS_REGION or the profile's)", show_default=False),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="wait until the endpoint is InService")
+    ] = True,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="container environment variable (repeatable)"),
+    ] = None,
+    default_model: Annotated[
+        str | None,
+        typer.Option(help="model /invocations serves without a target header"),
+    ] = None,
+) -> None:
+    """Deploy BUNDLE to a SageMaker real-time endpoint.
+
+    Uploads BUNDLE to S3, creates a SageMaker model and an endpoint config, then creates
+    the endpoint, or updates it to the new config when it exists. AWS credentials come from
+    the usual places (aws configure, AWS_PROFILE, AWS_* variables).
+    """
+    from clients import sagemaker_deploy
+
+    try:
+        target = sagemaker_deploy.EndpointTarget(
+            endpoint_name=endpoint,
+            image_uri=image,
+            role_arn=role,
+            bucket=bucket,
+            prefix=prefix,
+            instance_type=instance_type,
+            instance_count=count,
+            variant_name=variant,
+            is_multi_model=multi_model,
+            environment=sagemaker_deploy.parse_environment(env or []),
+            default_model=default_model,
+            target_model=target_model,
+        )
+        deployer = sagemaker_deploy.create_deployer(region)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("starting", total=bundle.stat().st_size)
+            deployment = deployer.deploy(
+                bundle,
+                target,
+                wait=wait,
+                on_step=lambda message: progress.update(task, description=message),
+                on_upload=lambda sent: progress.advance(task, sent),
+            )
+    except sagemaker_deploy.DeployError as error:
+        errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+        raise typer.Exit(1) from None
+    action = "updated" if deployment.is_update else "created"
+    lines = [
+        f"Endpoint {deployment.endpoint_name} {action}: {deployment.status}",
+        f"  model        {deployment.model_name}",
+        f"  config       {deployment.endpoint_config_name}",
+        f"  model data   {deployment.model_data_url}",
+    ]
+    invoke = f"aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint}"
+    if deployment.target_model:
+        lines.append(f"  bundle       {deployment.bundle_url}")
+        invoke += f" --target-model {deployment.target_model}"
+    invoke += " --content-type application/json --body fileb://request.json response.json"
+    lines.append(f"Invoke: {invoke}")
+    console.print("\n".join(lines), soft_wrap=True, markup=False)
