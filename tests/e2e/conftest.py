@@ -1,5 +1,6 @@
 """Real server processes: `practica serve` on a free port, stopped after the test."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+# The browser fixtures and the screenshot summary, for every e2e test that opens a page.
+from tests.e2e.browser import browser, browser_page, pytest_terminal_summary  # noqa: F401
 
 ADMIN_TOKEN = "e2e-admin-token"
 
@@ -48,16 +52,17 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout_s: floa
     raise TimeoutError(f"{url} not ready after {timeout_s} s")
 
 
-@pytest.fixture
-def server(home_copy: Path, tmp_path: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def serving(home: Path, log_path: Path) -> Iterator[Server]:
+    """`practica serve` on `home`, ready, until the block ends; its output goes to `log_path`."""
     port = free_port()
     env = {
         **os.environ,
-        "PRACTICA_HOME": str(home_copy),
+        "PRACTICA_HOME": str(home),
         "PRACTICA_ADMIN_TOKEN": ADMIN_TOKEN,
         "PRACTICA_ALIAS_POLL_S": "0.3",
     }
-    log = (tmp_path / "server.log").open("wb")
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [*practica_command(), "serve", "--port", str(port)],
         env=env,
@@ -67,8 +72,26 @@ def server(home_copy: Path, tmp_path: Path) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process)
-        yield Server(url=url, home=home_copy, env=env, process=process)
+        yield Server(url=url, home=home, env=env, process=process)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture
+def server(home_copy: Path, tmp_path: Path) -> Iterator[Server]:
+    with serving(home_copy, tmp_path / "server.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def read_only_server(
+    trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per test module on the shared trained home, for tests that change nothing.
+
+    Starting a server loads every model (seconds); pages and docs need only one.
+    """
+    with serving(trained_home, tmp_path_factory.mktemp("server") / "server.log") as running:
+        yield running
