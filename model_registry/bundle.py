@@ -7,12 +7,18 @@ Layout (inside the tarball, or in a folder once unpacked)::
 
 Reading a tarball never uses a member's name as a path: only the manifest and
 `blobs/<64 hex>` members are accepted, each must be a regular file, and anything else
-(links, devices, `..`, absolute paths, unknown names) refuses the whole bundle.
+(links, devices, `..`, absolute paths, unknown names) refuses the whole bundle. An
+unpacked folder (SageMaker unpacks the tarball itself, links and all) is held to the same
+rules: its manifest and blobs must be regular files reached through no link, with no other
+name for them (a hard link could be to a file outside). A bundle whose files add up to
+more than MAX_BUNDLE_BYTES is refused from its headers, before any of it is read.
 """
 
 import io
 import json
+import os
 import re
+import stat
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -79,6 +85,7 @@ def export_bundle(
 
 def import_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
     """Load a bundle (tarball or unpacked folder) into `registry`, keeping version numbers."""
+    unpacked_size(source)  # a size bomb is refused before anything is read
     manifest, blobs = _read_folder(source) if source.is_dir() else _read_tarball(source)
     for model in manifest.models:
         check_model_name(model.name)
@@ -111,16 +118,60 @@ def _parse_manifest(data: bytes) -> BundleManifest:
     return manifest
 
 
+def unpacked_size(source: Path) -> int:
+    """The bytes a bundle's files hold once unpacked; UnsafeBundleError past MAX_BUNDLE_BYTES.
+
+    A tarball's sizes come from its headers: a member claiming terabytes is refused when
+    its header is read, before its data costs any time to decompress.
+    """
+    total = 0
+    if source.is_dir():
+        blobs = source / "blobs"
+        entries = [] if blobs.is_symlink() or not blobs.is_dir() else list(blobs.iterdir())
+        sizes: Iterable[int] = (entry.lstat().st_size for entry in entries)
+    else:
+        sizes = _member_sizes(source)
+    for size in sizes:
+        total += size
+        if total > MAX_BUNDLE_BYTES:
+            raise UnsafeBundleError(
+                f"bundle is larger than the allowed {MAX_BUNDLE_BYTES / 2**30:.0f} GiB "
+                "once unpacked"
+            )
+    return total
+
+
+def _member_sizes(path: Path) -> Iterable[int]:
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            yield member.size
+
+
 def _read_folder(folder: Path) -> tuple[BundleManifest, Any]:
-    manifest = _parse_manifest((folder / MANIFEST).read_bytes())
+    if (folder / "blobs").is_symlink():
+        raise UnsafeBundleError("the bundle's blobs folder is a link; links are refused")
+    manifest = _parse_manifest(_regular_file(folder / MANIFEST, MANIFEST))
 
     def blob(sha256: str) -> bytes:
-        path = folder / "blobs" / sha256  # sha256 was validated by FileRef's pattern
-        if path.is_symlink() or not path.is_file():
-            raise UnsafeBundleError(f"bundle blob {sha256} is missing or not a regular file")
-        return path.read_bytes()
+        # sha256 was validated by FileRef's pattern: it names a file in blobs/, no more.
+        return _regular_file(folder / "blobs" / sha256, f"bundle blob {sha256}")
 
     return manifest, blob
+
+
+def _regular_file(path: Path, shown: str) -> bytes:
+    """The content of `path`, a regular file with no other name, opened through no link."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # missing, or a link (O_NOFOLLOW)
+        raise UnsafeBundleError(f"{shown} is missing or not a regular file") from None
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())  # of what was opened: no race with a swap
+        if not stat.S_ISREG(status.st_mode):
+            raise UnsafeBundleError(f"{shown} is missing or not a regular file")
+        if status.st_nlink > 1:
+            raise UnsafeBundleError(f"{shown} is a hard link; links are refused")
+        return file.read()
 
 
 def _read_tarball(path: Path) -> tuple[BundleManifest, Any]:
@@ -133,7 +184,7 @@ def _read_tarball(path: Path) -> tuple[BundleManifest, Any]:
             if member.isdir():
                 continue
             total += member.size
-            if total > MAX_BUNDLE_BYTES:
+            if total > MAX_BUNDLE_BYTES:  # unpacked_size refused it, unless it changed since
                 raise UnsafeBundleError("bundle is larger than the allowed 8 GiB once unpacked")
             extracted = tar.extractfile(member)
             if extracted is None:

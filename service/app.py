@@ -5,18 +5,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelRegistry
-from service.errors import install_error_handlers
+from service.errors import error_body, install_error_handlers
 from service.import_guard import keep_training_libraries_out
 from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
+from service.multi_model import HostError, ModelHost
 from service.routes import health, models
 from service.routes.classify import build_classify_router
+from service.routes.docs import install_docs
+from service.routes.multi_model import build_multi_model_router
 from service.routes.predict import build_predict_router
 from service.routes.recommend import build_recommend_router
 from service.runtime import Inference, LoadedModels
@@ -83,11 +87,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # install_docs serves /docs and /redoc with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.catalog = {spec.name: spec for spec in catalog}
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(models.router)
     # The inference routes ask for a token only on a server that has one; the OpenAPI
@@ -128,3 +135,35 @@ async def _poll_aliases(models: LoadedModels, interval_s: float) -> None:
 def _operation_id(route: APIRoute) -> str:
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+def create_multi_model_app(
+    settings: ServiceSettings, host: ModelHost, metrics: ServiceMetrics
+) -> FastAPI:
+    """The app of a SageMaker multi-model endpoint (`practica container serve` with
+    SAGEMAKER_MULTI_MODEL=true): SageMaker's model API over `host`, health and metrics."""
+    app = FastAPI(
+        title="Practica multi-model endpoint",
+        version="0.1.0",
+        description="SageMaker loads, invokes and unloads Practica bundles by name.",
+        generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.host = host
+    install_error_handlers(app)
+
+    async def host_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HostError)
+        return JSONResponse(error_body(error.detail, error.code), status_code=error.status)
+
+    app.add_exception_handler(HostError, host_error)
+    install_docs(app)
+    app.add_api_route("/healthz", health.healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/metrics", health.metrics, methods=["GET"], tags=["health"],
+                      response_class=Response)  # fmt: skip
+    app.include_router(build_multi_model_router())
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app

@@ -50,6 +50,7 @@ from service.logging import configure_logging
 from service.settings import UVICORN_OPTIONS, SageMakerEnvironment, ServiceSettings
 
 if TYPE_CHECKING:
+    from service.runtime import LoadedModels
     from training import AnySpec
 
 logger = logging.getLogger(__name__)
@@ -67,18 +68,14 @@ class ContainerError(Exception):
 def serve_bundle(
     environment: SageMakerEnvironment, settings: ServiceSettings, *, host: str, port: int
 ) -> None:
-    """Serve the bundle in `environment.model_dir` until SIGTERM; ContainerError if it can't."""
-    if environment.multi_model:
-        raise ContainerError(
-            "SAGEMAKER_MULTI_MODEL is set, but this image serves single-model endpoints only: "
-            "deploy it without MultiModel mode (one bundle may hold several models, chosen "
-            "by PRACTICA_DEFAULT_MODEL)"
-        )
+    """Serve the bundle in `environment.model_dir` (or, on a multi-model endpoint, the models
+    SageMaker loads) until SIGTERM; ContainerError if it can't."""
     configure_logging(json_lines=settings.log_json, level=settings.log_level)
     model_dir = environment.model_dir
     listener = _listening_socket(host, port)
     with tempfile.TemporaryDirectory(prefix="practica-registry-") as work_dir:
-        gate = LoadingGate(functools.partial(_bundle_app, model_dir, Path(work_dir), settings))
+        serve = _multi_model_app if environment.multi_model else _bundle_app
+        gate = LoadingGate(functools.partial(serve, environment, Path(work_dir), settings))
         server = uvicorn.Server(
             uvicorn.Config(
                 gate,
@@ -93,7 +90,8 @@ def serve_bundle(
             server.should_exit = True
 
         gate.on_failure = stop_server
-        logger.info("listening on %s:%s; loading the bundle in %s", host, port, model_dir)
+        loading = environment.models_dir if environment.multi_model else model_dir
+        logger.info("listening on %s:%s; models in %s", host, port, loading)
         with _stop_signals_end_cleanly():
             server.run(sockets=[listener])
     if isinstance(gate.failure, ContainerError):
@@ -210,9 +208,10 @@ class LoadingGate:
 
 @contextlib.asynccontextmanager
 async def _bundle_app(
-    model_dir: Path, work_dir: Path, settings: ServiceSettings
+    environment: SageMakerEnvironment, work_dir: Path, settings: ServiceSettings
 ) -> AsyncIterator[ASGIApp]:
     """The app of the bundle's models, started and loaded; closed (registry too) on exit."""
+    model_dir = environment.model_dir
     # Only this registry: a PRACTICA_DATABASE_URL or PRACTICA_ARTIFACT_URI set for
     # `practica serve` must not receive the bundle.
     registry_settings = RegistrySettings(home=work_dir, database_url=None, artifact_uri=None)
@@ -236,8 +235,8 @@ def _assemble_app(registry: ModelRegistry, model_dir: Path, settings: ServiceSet
     from service.routes.sagemaker import build_sagemaker_router
     from training import CATALOG
 
-    manifest = _imported_bundle(registry, _bundle_source(model_dir))
-    catalog = _bundled_catalog(manifest, CATALOG, settings.default_model)
+    manifest = imported_bundle(registry, _bundle_source(model_dir))
+    catalog = bundled_catalog(manifest, CATALOG, settings.default_model)
     app = create_app(settings, catalog=catalog, registry=registry)
     app.include_router(build_sagemaker_router(catalog))
     return app
@@ -255,7 +254,7 @@ def _bundle_source(model_dir: Path) -> Path:
     )
 
 
-def _imported_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
+def imported_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
     try:
         return import_bundle(registry, source)
     except (RegistryError, ValueError, OSError, tarfile.TarError) as error:
@@ -263,7 +262,7 @@ def _imported_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
         raise ContainerError(f"cannot import the bundle in {source}: {error}") from error
 
 
-def _bundled_catalog(
+def bundled_catalog(
     manifest: BundleManifest, catalog: Sequence["AnySpec"], default_model: str | None
 ) -> list["AnySpec"]:
     """The catalog entries of the bundle's models, checked against what the image knows."""
@@ -293,15 +292,53 @@ def _bundled_catalog(
 
 def _require_every_model_loaded(app: FastAPI) -> None:
     """Serving part of a bundle would hide a broken deployment: refuse it instead."""
-    models = app.state.models
+    failures = model_failures(app.state.models)
+    if failures:
+        raise ContainerError(f"these models could not be loaded: {failures}")
+
+
+def model_failures(models: "LoadedModels") -> str:
+    """The models that have no version loaded, each with the reason; empty if none."""
     serving = models.serving_versions()
-    failed = [
+    return "; ".join(
         f"{name} ({models.failures.get(name, 'no version to serve')})"
         for name in models.specs
         if name not in serving
-    ]
-    if failed:
-        raise ContainerError(f"these models could not be loaded: {'; '.join(failed)}")
+    )
+
+
+# ----------------------------------------------------------------- multi-model endpoints
+
+
+@contextlib.asynccontextmanager
+async def _multi_model_app(
+    environment: SageMakerEnvironment, work_dir: Path, settings: ServiceSettings
+) -> AsyncIterator[ASGIApp]:
+    """The multi-model app, empty until SageMaker loads models; every one unloaded on exit."""
+    app = await run_in_threadpool(_assemble_multi_model_app, environment, work_dir, settings)
+    try:
+        yield app
+    finally:
+        await app.state.host.close()
+
+
+def _assemble_multi_model_app(
+    environment: SageMakerEnvironment, work_dir: Path, settings: ServiceSettings
+) -> FastAPI:
+    from service.import_guard import keep_training_libraries_out
+
+    keep_training_libraries_out()
+    # The catalog is imported here for the same reason as in `_assemble_app`.
+    import training  # noqa: F401
+    from service.app import create_multi_model_app
+    from service.metrics import ServiceMetrics
+    from service.multi_model import ModelHost
+
+    metrics = ServiceMetrics()
+    budget = settings.model_memory_mb * 2**20 if settings.model_memory_mb else None
+    host = ModelHost(environment.models_dir, work_dir, settings, metrics, budget_bytes=budget)
+    logger.info("multi-model endpoint: models load from %s", environment.models_dir)
+    return create_multi_model_app(settings, host, metrics)
 
 
 # ----------------------------------------------------------------- stopping

@@ -68,6 +68,12 @@ class ServiceSettings(RegistrySettings):
         default_factory=dict,
         description='per-model batching as JSON, e.g. {"news-topic": {"max_items": 32}}',
     )
+    model_memory_mb: int | None = Field(
+        None,
+        ge=1,
+        description="multi-model container: MiB the loaded models may take (507 beyond); "
+        "default 70% of the memory the container may use",
+    )
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"
 
@@ -83,11 +89,18 @@ class SageMakerEnvironment(BaseSettings):
     bind_to_port: int = Field(
         8080, ge=1, le=65535, description="port to listen on (SageMaker sets it for pipelines)"
     )
-    multi_model: bool = Field(False, description="a multi-model endpoint (not supported)")
+    multi_model: bool = Field(
+        False, description="a multi-model endpoint: models are loaded and unloaded by SageMaker"
+    )
 
     @property
     def model_dir(self) -> Path:
         return self.base_dir / "model"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where a multi-model endpoint unpacks the models it loads, one folder each."""
+        return self.base_dir / "models"
 
 
 @lru_cache

@@ -5,7 +5,6 @@ Each server reads an exported bundle from `$SAGEMAKER_BASE_DIR/model`, listens o
 very command on these very paths.
 """
 
-import contextlib
 import io
 import json
 import os
@@ -17,38 +16,44 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from model_registry import ModelRegistry, RegistrySettings, export_bundle
 from service import ServiceSettings, create_app
 from service.import_guard import TRAINING_ONLY
 from service.routes.sagemaker import build_sagemaker_router
 from service.settings import SAGEMAKER_MAX_BODY_BYTES, SageMakerEnvironment
-from tests.e2e.conftest import free_port, practica_command
+from tests.e2e.conftest import practica_command
+from tests.e2e.containers import (
+    IRIS,
+    TARGET,
+    Container,
+    image,
+    left_in_tmpdir,
+    opt_ml,
+    serving,
+    size_bomb,
+    special,
+    start,
+    unpacked,
+    with_member,
+)
 from training import get_spec
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = ("iris-pca", "titanic-survival", "spam-svm", "cifar10-cnn")  # cifar10-cnn: an image model
-TARGET = "X-Amzn-SageMaker-Target-Model"
-IRIS = {
-    "sepal_length_cm": 5.1,
-    "sepal_width_cm": 3.5,
-    "petal_length_cm": 1.4,
-    "petal_width_cm": 0.2,
-}
 PASSENGER = {"pclass": 3, "name": "Braund, Mr. Owen Harris", "sex": "male", "age": 22, "fare": 7.25}
 
 
-# ----------------------------------------------------------------- the tree and the process
+# ----------------------------------------------------------------- the bundle and the container
 
 
 @pytest.fixture(scope="module")
@@ -60,114 +65,12 @@ def bundle(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return out
 
 
-def opt_ml(root: Path, bundle: Path, *, unpack: bool = True) -> Path:
-    """An /opt/ml-style base folder whose model/ holds the bundle, unpacked as SageMaker does."""
-    base_dir = root / "opt-ml"
-    (base_dir / "model").mkdir(parents=True)
-    if unpack:
-        _unpacked(bundle, base_dir)
-    else:
-        (base_dir / "model" / "model.tar.gz").write_bytes(bundle.read_bytes())
-    return base_dir
-
-
-@dataclass
-class Container:
-    url: str
-    process: subprocess.Popen[bytes]
-    tmpdir: Path
-    log: Path
-    statuses_while_starting: list[int] = field(default_factory=list)
-
-    def invoke(
-        self, body: bytes | str | Iterator[bytes], content_type: str, **headers: str
-    ) -> httpx.Response:
-        return httpx.post(
-            f"{self.url}/invocations",
-            content=body,
-            headers={"content-type": content_type, **headers},
-            timeout=30,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def start(base_dir: Path, workdir: Path, **settings: str) -> Container:
-    """`practica container serve` with only the SAGEMAKER_*/PRACTICA_* variables given."""
-    port = free_port()
-    tmpdir = workdir / "tmp"  # where the container's temporary registry goes
-    tmpdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "PRACTICA_"))}
-    env |= {
-        "SAGEMAKER_BASE_DIR": str(base_dir),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "TMPDIR": str(tmpdir),
-        "PRACTICA_LOG_JSON": "false",
-        **settings,
-    }
-    log = workdir / "container.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*practica_command(), "container", "serve"],
-            env=env,
-            cwd=workdir,  # nothing is read from the checkout
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    return Container(f"http://127.0.0.1:{port}", process, tmpdir, log)
-
-
-def wait_for_ping(container: Container, timeout_s: float = 120) -> None:
-    """Poll /ping until 200, recording what it answered before."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if container.process.poll() is not None:
-            raise RuntimeError(f"the container exited early:\n{container.output()}")
-        try:
-            status = httpx.get(f"{container.url}/ping", timeout=2).status_code
-        except httpx.TransportError:
-            status = 0  # not listening yet
-        container.statuses_while_starting.append(status)
-        if status == 200:
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"/ping never answered 200:\n{container.output()}")
-
-
-@contextlib.contextmanager
-def serving(base_dir: Path, workdir: Path, **settings: str) -> Iterator[Container]:
-    container = start(base_dir, workdir, **settings)
-    try:
-        wait_for_ping(container)
-        yield container
-    finally:
-        if container.process.poll() is None:
-            container.process.terminate()
-            container.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def container(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     """One container serving the four bundled models, with no default model."""
     workdir = tmp_path_factory.mktemp("container")
     with serving(opt_ml(workdir, bundle), workdir) as started:
         yield started
-
-
-def left_in_tmpdir(container: Container) -> list[str]:
-    """What the container left in its TMPDIR, but for the `.ses` session file ONNX Runtime
-    writes there on its own."""
-    return sorted(path.name for path in container.tmpdir.iterdir() if path.name != ".ses")
-
-
-def image(fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 40), (200, 30, 30)).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-# ----------------------------------------------------------------- health and routes
 
 
 def test_ping_is_503_while_loading_then_200_fast(container: Container) -> None:
@@ -430,14 +333,27 @@ def _traversal_tarball(bundle: Path, base_dir: Path) -> None:
         hostile.addfile(escape, io.BytesIO(b"pwnd"))
 
 
-def _unpacked(bundle: Path, base_dir: Path) -> None:
-    with tarfile.open(bundle) as tar:
-        tar.extractall(base_dir / "model", filter="data")
+def _tarball_with(member: tarfile.TarInfo, data: bytes = b"") -> Callable[[Path, Path], None]:
+    def plant(bundle: Path, base_dir: Path) -> None:
+        with_member(bundle, base_dir / "model" / "model.tar.gz", member, data)
+
+    return plant
+
+
+def _size_bomb(bundle: Path, base_dir: Path) -> None:
+    size_bomb(base_dir / "model" / "model.tar.gz")
+
+
+def _hard_linked_blob(bundle: Path, base_dir: Path) -> None:
+    """An unpacked bundle whose first blob has a second name: it could be any file."""
+    unpacked(bundle, base_dir)
+    blob = next((base_dir / "model" / "blobs").iterdir())
+    os.link(blob, base_dir / "second-name")
 
 
 def _linked_blob(bundle: Path, base_dir: Path) -> None:
     """An unpacked bundle whose first blob is a link to a file elsewhere."""
-    _unpacked(bundle, base_dir)
+    unpacked(bundle, base_dir)
     blob = next((base_dir / "model" / "blobs").iterdir())
     outside = base_dir / "outside"
     blob.rename(outside)
@@ -450,10 +366,32 @@ def _nothing(bundle: Path, base_dir: Path) -> None:
 
 REFUSALS = {
     "path-traversal": (_traversal_tarball, {}, "escapes the bundle folder"),
+    "absolute-path": (
+        _tarball_with(tarfile.TarInfo("/tmp/practica-escaped.txt"), b"pwnd"),
+        {},
+        "escapes the bundle folder",
+    ),
+    "symlink-member": (
+        _tarball_with(special("blobs/" + "a" * 64, tarfile.SYMTYPE, "/etc/passwd")),
+        {},
+        "is a link; links are refused",
+    ),
+    "hard-link-member": (
+        _tarball_with(special("blobs/" + "b" * 64, tarfile.LNKTYPE, "practica-bundle.json")),
+        {},
+        "is a link; links are refused",
+    ),
+    "device-member": (
+        _tarball_with(special("blobs/" + "c" * 64, tarfile.CHRTYPE)),
+        {},
+        "is a device or fifo",
+    ),
+    "size-bomb": (_size_bomb, {}, "larger than the allowed 8 GiB once unpacked"),
     "linked-blob": (_linked_blob, {}, "is missing or not a regular file"),
+    "hard-linked-blob": (_hard_linked_blob, {}, "is a hard link; links are refused"),
     "no-bundle": (_nothing, {}, "no Practica bundle in"),
     "default-not-bundled": (
-        _unpacked,
+        unpacked,
         {"PRACTICA_DEFAULT_MODEL": "house-prices"},
         "PRACTICA_DEFAULT_MODEL is 'house-prices', which the bundle does not hold",
     ),
@@ -476,6 +414,7 @@ def test_unservable_bundles_are_refused_clearly_leaving_nothing(
     assert "Traceback" not in output
     assert left_in_tmpdir(container) == []
     assert not (base_dir / "escaped.txt").exists()
+    assert not Path("/tmp/practica-escaped.txt").exists()
 
 
 def test_a_busy_port_is_refused_before_loading(bundle: Path, tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
-"""Bundles: a round trip keeps numbers and aliases; hostile tarballs are refused whole."""
+"""Bundles: a round trip keeps numbers and aliases; hostile bundles are refused whole."""
 
+import gzip
 import io
+import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -144,4 +146,94 @@ def test_missing_manifest_is_refused(tmp_path: Path) -> None:
     target = _fresh_registry(tmp_path)
     with pytest.raises(UnsafeBundleError, match="missing"):
         import_bundle(target, out)
+    target.close()
+
+
+def test_a_size_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    """A member claiming 16 GiB is refused when its header is read: nothing is inflated."""
+    claim = tarfile.TarInfo("blobs/" + "0" * 64)
+    claim.size = 16 * 2**30
+    out = tmp_path / "bomb.tar.gz"
+    with gzip.open(out, "wb") as tarball:
+        tarball.write(claim.tobuf(format=tarfile.PAX_FORMAT) + bytes(2**20))
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(UnsafeBundleError, match="larger than the allowed 8 GiB"):
+        import_bundle(target, out)
+    assert target.list_models() == []
+    target.close()
+
+
+def _unpack(bundle: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "unpacked"
+    with tarfile.open(bundle) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def _first_blob(folder: Path) -> Path:
+    return sorted((folder / "blobs").iterdir())[0]
+
+
+def _symlinked_blob(folder: Path) -> None:
+    blob = _first_blob(folder)
+    moved = blob.with_name("elsewhere")
+    blob.rename(moved)
+    blob.symlink_to(moved)
+
+
+def _symlinked_manifest(folder: Path) -> None:
+    manifest = folder / MANIFEST
+    moved = folder.parent / "manifest-elsewhere.json"
+    manifest.rename(moved)
+    manifest.symlink_to(moved)
+
+
+def _symlinked_blobs_folder(folder: Path) -> None:
+    moved = folder.parent / "blobs-elsewhere"
+    (folder / "blobs").rename(moved)
+    (folder / "blobs").symlink_to(moved)
+
+
+def _hard_linked_blob(folder: Path) -> None:
+    os.link(_first_blob(folder), folder.parent / "second-name")
+
+
+def _fifo_blob(folder: Path) -> None:
+    blob = _first_blob(folder)
+    blob.unlink()
+    os.mkfifo(blob)
+
+
+FOLDER_ATTACKS = {
+    "symlinked blob": _symlinked_blob,
+    "symlinked manifest": _symlinked_manifest,
+    "symlinked blobs folder": _symlinked_blobs_folder,
+    "hard-linked blob": _hard_linked_blob,
+    "fifo blob": _fifo_blob,
+}
+
+
+@pytest.mark.parametrize("attack", FOLDER_ATTACKS.values(), ids=FOLDER_ATTACKS.keys())
+def test_unpacked_folders_are_held_to_the_tarballs_rules(
+    bundle: Path, tmp_path: Path, attack: Callable[[Path], None]
+) -> None:
+    """SageMaker unpacks the tarball itself, links and all: the folder is checked again."""
+    folder = _unpack(bundle, tmp_path)
+    attack(folder)
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(UnsafeBundleError, match=r"link|not a regular file"):
+        import_bundle(target, folder)
+    assert target.list_models() == []
+    target.close()
+
+
+def test_an_unpacked_folder_too_large_is_refused(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _unpack(bundle, tmp_path)
+    total = sum(blob.stat().st_size for blob in (folder / "blobs").iterdir())
+    monkeypatch.setattr("model_registry.bundle.MAX_BUNDLE_BYTES", total - 1)
+    target = _fresh_registry(tmp_path)
+    with pytest.raises(UnsafeBundleError, match="larger than the allowed"):
+        import_bundle(target, folder)
     target.close()
