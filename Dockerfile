@@ -68,8 +68,10 @@ CMD ["train", "--all"]
 FROM serving-deps AS serving
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
     pip install --no-deps /wheels/practica-*.whl
-# SageMaker may set SAGEMAKER_BIND_TO_PORT only on images that declare they honour it.
-LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+# SageMaker sets SAGEMAKER_BIND_TO_PORT only on images that declare they honour it, and
+# makes multi-model endpoints only of images that declare the multi-model API.
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true
 EXPOSE 8080
 # No USER: SageMaker runs its containers as root, and a non-root user can be refused the
 # model folder it mounts. Elsewhere, `docker run --user practica` works: the bundle is

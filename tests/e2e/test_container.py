@@ -477,7 +477,10 @@ def test_dockerfile_serving_target_is_sagemakers_contract() -> None:
         "container",
     ]  # exec form
     assert json.loads(serving.last("CMD") or "null") == ["serve"]
-    assert serving.last("LABEL") == "com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true"
+    assert (serving.last("LABEL") or "").split() == [
+        "com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true",
+        "com.amazonaws.sagemaker.capabilities.multi-models=true",
+    ]
     assert serving.last("EXPOSE") == str(SageMakerEnvironment.model_fields["bind_to_port"].default)
     assert SageMakerEnvironment.model_fields["base_dir"].default == Path("/opt/ml")
     assert "python:3.11-slim" in (REPO / "Dockerfile").read_text()
