@@ -14,15 +14,16 @@ name for them (a hard link could be to a file outside). A bundle whose files add
 more than MAX_BUNDLE_BYTES is refused from its headers, before any of it is read.
 """
 
+import hashlib
 import io
 import json
 import os
 import re
 import stat
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from pydantic import BaseModel
 
@@ -36,6 +37,7 @@ MANIFEST = "practica-bundle.json"
 FORMAT = 1
 _BLOB = re.compile(r"^blobs/([0-9a-f]{64})$")
 MAX_BUNDLE_BYTES = 8 * 1024**3  # refuse decompression bombs
+CHUNK_BYTES = 1024**2
 
 
 class BundledModel(BaseModel):
@@ -84,23 +86,31 @@ def export_bundle(
 
 
 def import_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
-    """Load a bundle (tarball or unpacked folder) into `registry`, keeping version numbers."""
+    """Load a bundle (tarball or unpacked folder) into `registry`, keeping version numbers:
+    all of it, or nothing.
+
+    The bundle is checked whole before anything is written: its size (from the headers),
+    every member, every blob's sha256 (hashed as it streams) and the manifest's references.
+    Then the blobs are stored one at a time, so memory holds one file, never the bundle,
+    and the versions and aliases are written in one transaction. A bundle refused, or a
+    write that fails, leaves the registry's models and aliases as they were; blobs already
+    stored stay, unreferenced (they are named by their content, so harmless).
+    """
     unpacked_size(source)  # a size bomb is refused before anything is read
-    manifest, blobs = _read_folder(source) if source.is_dir() else _read_tarball(source)
+    reader = _FolderBundle(source) if source.is_dir() else _TarballBundle(source)
+    manifest = reader.check()
+    needed = {ref.sha256 for m in manifest.models for v in m.versions for ref in v.files.values()}
+    missing = needed - reader.blobs
+    if missing:
+        raise UnsafeBundleError(f"bundle blob {min(missing)} is missing")
+    aliases = []
     for model in manifest.models:
         check_model_name(model.name)
-        for version in model.versions:
-            files: dict[str, bytes] = {}
-            for file_name, ref in version.files.items():
-                data = blobs(ref.sha256)
-                if sha256_hex(data) != ref.sha256:
-                    raise ArtifactIntegrityError(
-                        f"bundle blob {ref.sha256} failed its sha256 check"
-                    )
-                files[file_name] = data
-            registry.restore_version(version, files)
-        for alias, number in model.aliases.items():
-            registry.set_alias(model.name, check_alias(alias), number)
+        aliases += [(model.name, check_alias(a), number) for a, number in model.aliases.items()]
+    for sha256, data in reader.contents(needed):
+        if registry.store.put(data).sha256 != sha256:  # the file changed since it was checked
+            raise ArtifactIntegrityError(f"bundle blob {sha256} failed its sha256 check")
+    registry.restore([v for m in manifest.models for v in m.versions], aliases)
     return manifest
 
 
@@ -147,16 +157,32 @@ def _member_sizes(path: Path) -> Iterable[int]:
             yield member.size
 
 
-def _read_folder(folder: Path) -> tuple[BundleManifest, Any]:
-    if (folder / "blobs").is_symlink():
-        raise UnsafeBundleError("the bundle's blobs folder is a link; links are refused")
-    manifest = _parse_manifest(_regular_file(folder / MANIFEST, MANIFEST))
+class _FolderBundle:
+    """An unpacked bundle: `practica-bundle.json` and `blobs/<sha256>`, regular files only."""
 
-    def blob(sha256: str) -> bytes:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self.blobs: set[str] = set()
+
+    def check(self) -> BundleManifest:
+        if (self._folder / "blobs").is_symlink():
+            raise UnsafeBundleError("the bundle's blobs folder is a link; links are refused")
+        manifest = _parse_manifest(_regular_file(self._folder / MANIFEST, MANIFEST))
+        for ref in {r for m in manifest.models for v in m.versions for r in v.files.values()}:
+            self._verified(ref.sha256)
+            self.blobs.add(ref.sha256)
+        return manifest
+
+    def contents(self, wanted: set[str]) -> Iterator[tuple[str, bytes]]:
+        for sha256 in sorted(wanted):
+            yield sha256, self._verified(sha256)
+
+    def _verified(self, sha256: str) -> bytes:
         # sha256 was validated by FileRef's pattern: it names a file in blobs/, no more.
-        return _regular_file(folder / "blobs" / sha256, f"bundle blob {sha256}")
-
-    return manifest, blob
+        data = _regular_file(self._folder / "blobs" / sha256, f"bundle blob {sha256}")
+        if sha256_hex(data) != sha256:
+            raise ArtifactIntegrityError(f"bundle blob {sha256} failed its sha256 check")
+        return data
 
 
 def _regular_file(path: Path, shown: str) -> bytes:
@@ -174,36 +200,51 @@ def _regular_file(path: Path, shown: str) -> bytes:
         return file.read()
 
 
-def _read_tarball(path: Path) -> tuple[BundleManifest, Any]:
-    manifest_bytes: bytes | None = None
-    blobs: dict[str, bytes] = {}
-    total = 0
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            _check_member(member)
-            if member.isdir():
-                continue
-            total += member.size
-            if total > MAX_BUNDLE_BYTES:  # unpacked_size refused it, unless it changed since
-                raise UnsafeBundleError("bundle is larger than the allowed 8 GiB once unpacked")
-            extracted = tar.extractfile(member)
-            if extracted is None:
-                raise UnsafeBundleError(f"bundle member {member.name!r} has no content")
-            data = extracted.read()
-            name = _normalise(member.name)
+class _TarballBundle:
+    """A `model.tar.gz`, read twice as a stream: once to check it, once to store its blobs."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self.blobs: set[str] = set()
+
+    def check(self) -> BundleManifest:
+        manifest: bytes | None = None
+        for name, member in self._members():
             if name == MANIFEST:
-                manifest_bytes = data
-            else:
-                blobs[name.removeprefix("blobs/")] = data
-    if manifest_bytes is None:
-        raise UnsafeBundleError(f"not a Practica bundle: {MANIFEST} is missing")
+                manifest = member.read()
+                continue
+            digest = hashlib.sha256()
+            while chunk := member.read(CHUNK_BYTES):
+                digest.update(chunk)
+            sha256 = name.removeprefix("blobs/")
+            if digest.hexdigest() != sha256:
+                raise ArtifactIntegrityError(f"bundle blob {sha256} failed its sha256 check")
+            self.blobs.add(sha256)
+        if manifest is None:
+            raise UnsafeBundleError(f"not a Practica bundle: {MANIFEST} is missing")
+        return _parse_manifest(manifest)
 
-    def blob(sha256: str) -> bytes:
-        if sha256 not in blobs:
-            raise UnsafeBundleError(f"bundle blob {sha256} is missing")
-        return blobs[sha256]
+    def contents(self, wanted: set[str]) -> Iterator[tuple[str, bytes]]:
+        for name, member in self._members():
+            sha256 = name.removeprefix("blobs/")
+            if sha256 in wanted:
+                yield sha256, member.read()
 
-    return _parse_manifest(manifest_bytes), blob
+    def _members(self) -> Iterator[tuple[str, IO[bytes]]]:
+        """Each regular member's name and content, every member checked first."""
+        total = 0
+        with tarfile.open(self._path, "r:*") as tar:
+            for member in tar:
+                _check_member(member)
+                if member.isdir():
+                    continue
+                total += member.size
+                if total > MAX_BUNDLE_BYTES:  # unpacked_size refused it, unless it grew since
+                    raise UnsafeBundleError("bundle is larger than the allowed size once unpacked")
+                content = tar.extractfile(member)
+                if content is None:
+                    raise UnsafeBundleError(f"bundle member {member.name!r} has no content")
+                yield _normalise(member.name), content
 
 
 def _normalise(name: str) -> str:

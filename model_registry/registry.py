@@ -2,7 +2,7 @@
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -113,32 +113,53 @@ class ModelRegistry:
         number = self._write(transaction)
         return self.get_version(name, number)
 
-    def restore_version(self, version: ModelVersion, files: Mapping[str, bytes]) -> ModelVersion:
-        """Re-create a version with its original number (bundle import). Idempotent."""
-        check_model_name(version.name)
-        refs = {check_file_name(key): self.store.put(data) for key, data in files.items()}
-        if refs != version.files:
-            raise RegistryError(f"{version.name} v{version.version}: files differ from manifest")
-        fields = version.model_dump(
-            include={"flavor", "signature", "metrics", "params", "lineage"}, mode="json"
-        )
-        fields["files"] = {key: ref.model_dump() for key, ref in refs.items()}
+    def restore(
+        self, versions: Sequence[ModelVersion], aliases: Sequence[tuple[str, str, int]] = ()
+    ) -> None:
+        """Re-create versions with their original numbers and point aliases (name, alias,
+        version) at them, all in one transaction: all of it happens, or none (bundle import).
+
+        Every file must already be in the store. A version that exists with the same files
+        is left as it is; with other files, VersionConflictError and nothing changes.
+        """
+        rows = []
+        for version in versions:
+            check_model_name(version.name)
+            for key in version.files:
+                check_file_name(key)
+            fields = version.model_dump(
+                include={"flavor", "signature", "metrics", "params", "lineage"}, mode="json"
+            )
+            fields["files"] = {key: ref.model_dump() for key, ref in version.files.items()}
+            rows.append((version, fields))
+        for name, alias, _ in aliases:
+            check_model_name(name)
+            check_alias(alias)
 
         def transaction(session: Session) -> None:
-            self._ensure_model_row(session, version.name)
-            existing = session.get(ModelVersionRow, (version.name, version.version))
-            if existing is not None:
-                if existing.files != fields["files"]:
-                    raise VersionConflictError(
-                        f"{version.name} v{version.version} already exists with other files"
-                    )
-                return
-            _insert_version(session, version.name, version.version, fields, version.created_at)
-            row = session.get_one(RegisteredModelRow, version.name, with_for_update=True)
-            row.latest_version = max(row.latest_version, version.version)
+            for version, fields in rows:
+                self._restore_row(session, version, fields)
+            for name, alias, number in aliases:
+                if not is_possible_version(number) or (
+                    session.get(ModelVersionRow, (name, number)) is None
+                ):
+                    raise VersionNotFoundError(name, number)
+                self._upsert_alias(session, name, alias, number)
 
         self._write(transaction)
-        return self.get_version(version.name, version.version)
+
+    def _restore_row(self, session: Session, version: ModelVersion, fields: dict[str, Any]) -> None:
+        self._ensure_model_row(session, version.name)
+        existing = session.get(ModelVersionRow, (version.name, version.version))
+        if existing is not None:
+            if existing.files != fields["files"]:
+                raise VersionConflictError(
+                    f"{version.name} v{version.version} already exists with other files"
+                )
+            return
+        _insert_version(session, version.name, version.version, fields, version.created_at)
+        row = session.get_one(RegisteredModelRow, version.name, with_for_update=True)
+        row.latest_version = max(row.latest_version, version.version)
 
     # ---------------------------------------------------------------- aliases
 

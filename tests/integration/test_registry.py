@@ -119,9 +119,8 @@ def test_restore_refuses_to_overwrite_a_version_with_other_files(registry: Model
     _publish(registry, b"original")
     original = registry.get_version("demo-model", 1)
     with pytest.raises(VersionConflictError):
-        registry.restore_version(
-            original.model_copy(update={"files": {"model.json": registry.store.put(b"other")}}),
-            {"model.json": b"other"},
+        registry.restore(
+            [original.model_copy(update={"files": {"model.json": registry.store.put(b"other")}})]
         )
     assert registry.read_files(registry.get_version("demo-model", 1)) == {"model.json": b"original"}
 

@@ -4,6 +4,7 @@ import gzip
 import io
 import os
 import tarfile
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from model_registry import (
     ArtifactIntegrityError,
     ModelRegistry,
     UnsafeBundleError,
+    VersionConflictError,
     export_bundle,
     import_bundle,
 )
@@ -236,4 +238,41 @@ def test_an_unpacked_folder_too_large_is_refused(
     target = _fresh_registry(tmp_path)
     with pytest.raises(UnsafeBundleError, match="larger than the allowed"):
         import_bundle(target, folder)
+    target.close()
+
+
+def test_an_import_failing_part_way_changes_nothing(
+    sqlite_registry: ModelRegistry, bundle: Path, tmp_path: Path
+) -> None:
+    """The second model's version conflicts with one already there: the first model's
+    versions and its alias move must not be kept either."""
+    sqlite_registry.publish("other-model", {"model.json": b"o1"}, flavor="json")
+    both = tmp_path / "both.tar.gz"
+    export_bundle(sqlite_registry, both, ["demo-model", "other-model"])
+    target = _fresh_registry(tmp_path)
+    target.publish("other-model", {"model.json": b"different"}, flavor="json")
+    with pytest.raises(VersionConflictError):
+        import_bundle(target, both)
+    assert [m.name for m in target.list_models()] == ["other-model"]
+    assert target.read_files(target.get_version("other-model", 1)) == {"model.json": b"different"}
+    target.close()
+
+
+def test_an_import_holds_one_file_in_memory_not_the_bundle(
+    sqlite_registry: ModelRegistry, tmp_path: Path
+) -> None:
+    blob_bytes = 4 * 2**20
+    for _ in range(8):  # 32 MiB of files that do not compress
+        sqlite_registry.publish("demo-model", {"model.json": os.urandom(blob_bytes)}, flavor="json")
+    out = tmp_path / "large.tar.gz"
+    export_bundle(sqlite_registry, out)
+    target = _fresh_registry(tmp_path)
+    tracemalloc.start()
+    try:
+        import_bundle(target, out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert target.get_model("demo-model").versions == tuple(range(1, 9))
+    assert peak < 4 * blob_bytes, f"peak {peak / 2**20:.0f} MiB for a 32 MiB bundle"
     target.close()
