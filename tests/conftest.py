@@ -14,11 +14,30 @@ from model_registry.artifact_store import ContentStore
 from model_registry.database import create_registry_engine, upgrade_schema
 from training import CATALOG, train_and_publish
 
+# The suite runs with the defaults, whatever the developer's shell or `.env` configures:
+# a PRACTICA_HOME or PRACTICA_API_TOKEN left set would change what the tests see, and
+# every server process a test starts inherits this environment. Only the variables that
+# configure the test run itself stay.
+TEST_RUN_VARIABLES = frozenset(
+    {"PRACTICA_TEST_POSTGRES_URL", "PRACTICA_REQUIRE_POSTGRES", "PRACTICA_REQUIRE_BROWSER"}
+)
+for _variable in [v for v in os.environ if v.startswith(("PRACTICA_", "SAGEMAKER_"))]:
+    if _variable not in TEST_RUN_VARIABLES:
+        del os.environ[_variable]
+
 POSTGRES_URL = os.environ.get(
     "PRACTICA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 # CI sets this: there a missing PostgreSQL fails the run instead of skipping its tests.
 POSTGRES_REQUIRED = os.environ.get("PRACTICA_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def no_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built in a test ignore a `.env` in the working directory."""
+    from service.settings import ServiceSettings
+
+    monkeypatch.setitem(ServiceSettings.model_config, "env_file", None)
 
 
 def _postgres_available() -> str | None:

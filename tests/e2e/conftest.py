@@ -66,6 +66,7 @@ def serving(home: Path, log_path: Path) -> Iterator[Server]:
     process = subprocess.Popen(
         [*practica_command(), "serve", "--port", str(port)],
         env=env,
+        cwd=log_path.parent,  # not the checkout: a developer's .env there is not read
         stdout=log,
         stderr=subprocess.STDOUT,
     )
