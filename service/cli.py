@@ -117,7 +117,12 @@ def _require_training_libraries() -> None:
 
 
 def _train(
-    specs: list["AnySpec"], registry: ModelRegistry, profile: "Profile", data: Path | None
+    specs: list["AnySpec"],
+    registry: ModelRegistry,
+    profile: "Profile",
+    data: Path | None,
+    *,
+    force_promotion: bool = False,
 ) -> None:
     _require_training_libraries()
     from training import train_and_publish
@@ -139,7 +144,12 @@ def _train(
                 progress, progress.add_task("starting", total=phases, model=spec.name), phases
             )
             outcomes = train_and_publish(
-                spec, registry, profile=profile, data_path=data, listener=listener
+                spec,
+                registry,
+                profile=profile,
+                data_path=data,
+                listener=listener,
+                force_promotion=force_promotion,
             )
             listener.finish()
             progress.advance(overall)
@@ -152,6 +162,7 @@ def _train(
                     else "[yellow]kept previous production[/]"
                 )
                 progress.console.print(f"  {v.name} v{v.version} {badge}  {shown}")
+                progress.console.print(f"    {outcome.reason}", style="dim", markup=False)
 
 
 @app.command()
@@ -167,8 +178,20 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="your own copy of the dataset (one model only)")
     ] = None,
+    force_promotion: Annotated[
+        bool,
+        typer.Option(
+            "--force-promotion",
+            help="move production to each new version even if it misses a quality floor "
+            "or does not beat the version serving",
+        ),
+    ] = False,
 ) -> None:
-    """Train models on their bundled datasets and publish a new version of each."""
+    """Train models on their bundled datasets and publish a new version of each.
+
+    A new version takes the `production` alias only if it meets its quality floors and
+    beats the version serving (a full-profile version always replaces a smoke one).
+    """
     if all_models == bool(names):
         raise typer.BadParameter("name models to train, or pass --all (not both)")
     from training import CATALOG, get_spec
@@ -180,7 +203,7 @@ def train(
     if data is not None and len(specs) != 1:
         raise typer.BadParameter("--data applies to one model at a time", param_hint="--data")
     with _registry() as registry:
-        _train(specs, registry, profile, data)
+        _train(specs, registry, profile, data, force_promotion=force_promotion)
 
 
 @app.command()
@@ -235,14 +258,23 @@ def container_serve(
 
 @app.command()
 def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Train every model missing from the registry (full profile), then serve."""
+    """Train every model missing from the registry, or served by a smoke-profile version
+    (seconds of training, for tests), with the full profile; then serve."""
     from training import CATALOG
+    from training.runner import production_version
 
     with _registry() as registry:
         present = {m.name for m in registry.list_models()}
-        missing = [spec for spec in CATALOG if spec.name not in present]
+        missing = []
+        for spec in CATALOG:
+            serving = production_version(registry, spec.name)
+            smoke = serving and registry.get_version(spec.name, serving).lineage.profile != "full"
+            if spec.name not in present or smoke:
+                missing.append(spec)
         if missing:
-            console.print(f"Training {len(missing)} model(s) missing from the registry...")
+            console.print(
+                f"Training {len(missing)} model(s) missing or trained with the smoke profile..."
+            )
             _train(missing, registry, "full", None)
         else:
             console.print("Every catalog model is registered.")

@@ -5,6 +5,7 @@ import platform
 import random
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from model_registry import Lineage, ModelNotFoundError, ModelRegistry, ModelVers
 from model_registry.flavors import dump_json
 from model_registry.registry import DEFAULT_ALIAS
 from training.run import ProgressListener, TrainingRun
-from training.spec import AnySpec, ModelSpec, Profile, TrainConfig
+from training.spec import AnySpec, Floor, ModelSpec, Profile, TrainConfig
 
 REPORT_PREFIX = "report/"
 TRACKED_LIBRARIES = (
@@ -40,6 +41,8 @@ alone differ in still counts as clean (else every stage after the first would be
 class TrainingOutcome:
     version: ModelVersion
     promoted: bool
+    reason: str
+    """Why `production` moved to the version, or stayed where it was."""
 
 
 @dataclass(frozen=True)
@@ -56,15 +59,25 @@ def train_and_publish(
     config: TrainConfig | None = None,
     data_path: Path | None = None,
     listener: ProgressListener | None = None,
+    force_promotion: bool = False,
 ) -> list[TrainingOutcome]:
     """Train every stage of `spec` (most specs have one) and publish a version for each.
 
     `config` replaces the profile's base config (a DVC stage reads it from params.yaml);
-    the stages derive from it as they would from the profile's.
+    the stages derive from it as they would from the profile's. `force_promotion` moves
+    `production` to each new version whatever `promotion` would decide.
     """
     base = spec.config(profile) if config is None else config
     return [
-        train_stage(spec, stage, registry, profile=profile, data_path=data_path, listener=listener)
+        train_stage(
+            spec,
+            stage,
+            registry,
+            profile=profile,
+            data_path=data_path,
+            listener=listener,
+            force_promotion=force_promotion,
+        )
         for stage in spec.stages_from(base)
     ]
 
@@ -77,6 +90,7 @@ def train_stage(
     profile: Profile,
     data_path: Path | None = None,
     listener: ProgressListener | None = None,
+    force_promotion: bool = False,
 ) -> TrainingOutcome:
     started = time.perf_counter()
     seed_everything(config.random_state)
@@ -113,11 +127,11 @@ def train_stage(
         params=config.model_dump(mode="json"),
         lineage=lineage,
     )
-    promoted = should_promote(spec, registry, version)
+    promoted, reason = (True, "forced") if force_promotion else promotion(spec, registry, version)
     if promoted:
         registry.set_alias(spec.name, DEFAULT_ALIAS, version.version)
         version = registry.get_version(spec.name, version.version)
-    return TrainingOutcome(version=version, promoted=promoted)
+    return TrainingOutcome(version=version, promoted=promoted, reason=reason)
 
 
 def production_version(registry: ModelRegistry, name: str) -> int | None:
@@ -128,20 +142,44 @@ def production_version(registry: ModelRegistry, name: str) -> int | None:
         return None
 
 
-def should_promote(spec: AnySpec, registry: ModelRegistry, candidate: ModelVersion) -> bool:
-    """Champion/challenger: a newcomer takes `production` only if it beats its parent.
+def promotion(spec: AnySpec, registry: ModelRegistry, candidate: ModelVersion) -> tuple[bool, str]:
+    """Whether a new version takes `production`, and why.
 
-    The parent is the champion recorded in the candidate's lineage, so the comparison
+    A full-profile version that misses one of its quality floors never does: it is
+    published, for its report, but the version serving stays. A smoke-profile version
+    (seconds of training, for tests) never replaces a full one, and a full one always
+    replaces a smoke one. Otherwise, champion/challenger: the newcomer must beat the
+    champion recorded as its parent on the spec's selection metric, so the comparison
     made is the one the lineage reports.
     """
+    profile = candidate.lineage.profile
+    missed = [floor for floor in spec.floors if not floor.holds(candidate.metrics)]
+    if profile == "full" and missed:
+        return False, "misses its floor: " + "; ".join(
+            _floor_text(floor, candidate.metrics) for floor in missed
+        )
     parent = candidate.lineage.parent_version
-    if parent is None or spec.selection_metric is None:
-        return True
+    if parent is None:
+        return True, "the model's first production version"
     champion = registry.get_version(spec.name, parent)
+    if champion.lineage.profile != profile:
+        if profile == "full":
+            return True, f"replaces v{parent}, trained with the smoke profile"
+        return False, f"a smoke-profile version does not replace v{parent} (full profile)"
     metric = spec.selection_metric
-    if metric not in champion.metrics:
-        return True
-    return candidate.metrics[metric] > champion.metrics[metric]
+    if metric is None or metric not in champion.metrics:
+        return True, "newest version"
+    if candidate.metrics[metric] > champion.metrics[metric]:
+        return True, f"beats v{parent} on {metric}"
+    return False, (
+        f"{metric} {candidate.metrics[metric]:.4g} does not beat v{parent}'s "
+        f"{champion.metrics[metric]:.4g}"
+    )
+
+
+def _floor_text(floor: Floor, metrics: Mapping[str, float]) -> str:
+    bound = f">= {floor.minimum:g}" if floor.minimum is not None else f"<= {floor.maximum:g}"
+    return f"{floor.metric} {metrics[floor.metric]:.4g}, floor {bound}"
 
 
 def report_files(run: TrainingRun, metrics: dict[str, float]) -> dict[str, bytes]:

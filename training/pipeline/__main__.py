@@ -65,7 +65,7 @@ def train(
         outcomes = train_and_publish(spec, registry, config=config, listener=_EchoListener(name))
     for outcome in outcomes:
         badge = "production" if outcome.promoted else "kept previous production"
-        typer.echo(f"{name} v{outcome.version.version}: {badge}")
+        typer.echo(f"{name} v{outcome.version.version}: {badge} ({outcome.reason})")
     if metrics is not None:
         write_metrics(metrics, outcomes)
 

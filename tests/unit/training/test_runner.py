@@ -11,7 +11,7 @@ from model_registry import ModelRegistry
 from training.frameworks.json import JsonSpec
 from training.run import TrainingRun
 from training.runner import PHASES_PER_STAGE, code_revision, train_and_publish
-from training.spec import LoadContext, Schema, TrainConfig
+from training.spec import Floor, LoadContext, Schema, TrainConfig
 
 
 class Number(Schema):
@@ -172,3 +172,35 @@ def test_code_revision_ignores_pipeline_outputs_and_untracked_files(checkout: Pa
 
 def test_code_revision_is_unknown_outside_git(tmp_path: Path) -> None:
     assert code_revision(tmp_path) is None
+
+
+class FlooredSpec(ScoredSpec):
+    floors = (Floor("score", minimum=0.6),)
+
+
+def test_a_version_missing_its_floor_is_published_but_never_served(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    [first] = train_and_publish(FlooredSpec(0.5), sqlite_registry)
+    assert not first.promoted
+    assert first.reason == "misses its floor: score 0.5, floor >= 0.6"
+    [second] = train_and_publish(FlooredSpec(0.65), sqlite_registry)
+    [worse] = train_and_publish(FlooredSpec(0.55), sqlite_registry)
+    assert (second.promoted, worse.promoted) == (True, False)
+    [forced] = train_and_publish(FlooredSpec(0.55), sqlite_registry, force_promotion=True)
+    assert (forced.promoted, forced.reason) == (True, "forced")
+    model = sqlite_registry.get_model("scored-spec")
+    assert model.versions == (1, 2, 3, 4)
+    assert model.aliases == {"production": 4}
+
+
+def test_floors_do_not_gate_smoke_versions_which_never_replace_full_ones(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    [smoke] = train_and_publish(FlooredSpec(0.1), sqlite_registry, profile="smoke")
+    assert smoke.promoted  # seconds of training, for tests: no floor is expected of it
+    [full] = train_and_publish(FlooredSpec(0.7), sqlite_registry)
+    assert (full.promoted, full.reason) == (True, "replaces v1, trained with the smoke profile")
+    [smoke_again] = train_and_publish(FlooredSpec(0.9), sqlite_registry, profile="smoke")
+    assert not smoke_again.promoted  # better score, but a smoke run
+    assert sqlite_registry.get_model("scored-spec").aliases == {"production": 2}

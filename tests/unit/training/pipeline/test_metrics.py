@@ -18,7 +18,7 @@ def _outcome(version: int, metrics: dict[str, float]) -> TrainingOutcome:
         files={},
         metrics=metrics,
     )
-    return TrainingOutcome(version=published, promoted=True)
+    return TrainingOutcome(version=published, promoted=True, reason="first version")
 
 
 def test_one_version_writes_its_metrics_flat(tmp_path: Path) -> None:
