@@ -54,7 +54,8 @@ class ModelRegistry:
         """Open (and migrate, when needed) the registry the settings point at."""
         settings = settings or RegistrySettings()
         engine = create_registry_engine(settings.resolved_database_url())
-        upgrade_schema(engine)
+        with _database_trouble_is_unavailable():
+            upgrade_schema(engine)
         return cls(engine, ContentStore(settings.resolved_artifact_uri()))
 
     def close(self) -> None:

@@ -1,10 +1,11 @@
 """The `practica` command: train, serve, inspect and move models."""
 
 import importlib.util
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -35,6 +36,7 @@ app = typer.Typer(
     help="Practica: train the roadmap's models, version them, serve them.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,  # `main` turns any failure into one line
 )
 models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -56,14 +58,36 @@ HostOption = Annotated[str, typer.Option(help="interface to listen on")]
 PortOption = Annotated[int, typer.Option(help="TCP port")]
 
 
+def main() -> None:
+    """The `practica` command: a failure is one line saying what went wrong, never a
+    traceback (PRACTICA_TRACEBACK=1 shows it, for a bug report)."""
+    try:
+        app()
+    except Exception as error:
+        if os.environ.get("PRACTICA_TRACEBACK") == "1":
+            raise
+        _fail(f"{type(error).__name__}: {_first_line(error)} (PRACTICA_TRACEBACK=1 shows where)")
+
+
+def _fail(message: str) -> NoReturn:
+    """End the command with status 1 and one `error:` line on stderr."""
+    errors.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    raise SystemExit(1)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "no message"
+
+
 @contextmanager
 def _registry() -> Iterator[ModelRegistry]:
-    """The configured registry, closed afterwards; its errors become usage errors."""
-    with ModelRegistry.from_settings(ServiceSettings()) as registry:
-        try:
+    """The configured registry, closed afterwards; its errors end the command in one line."""
+    try:
+        with ModelRegistry.from_settings(ServiceSettings()) as registry:
             yield registry
-        except RegistryError as error:
-            raise typer.BadParameter(str(error)) from None
+    except RegistryError as error:
+        _fail(_first_line(error))
 
 
 class _BarListener:
@@ -344,6 +368,10 @@ def export(
     with _registry() as registry:
         manifest = export_bundle(registry, out, names, aliases=alias_filter)
     count = sum(len(m.versions) for m in manifest.models)
+    if count == 0:
+        out.unlink()
+        chosen = f" that --alias {', '.join(alias_filter)} points at" if alias_filter else ""
+        _fail(f"no version{chosen} to export: see `practica models list`")
     console.print(f"Wrote {out} with {count} version(s) of {len(manifest.models)} model(s).")
 
 
@@ -355,6 +383,8 @@ def import_(
     with _registry() as registry:
         manifest = import_bundle(registry, bundle)
     count = sum(len(m.versions) for m in manifest.models)
+    if count == 0:
+        _fail(f"{bundle} holds no version: nothing was imported")
     console.print(f"Imported {count} version(s) of {len(manifest.models)} model(s).")
 
 

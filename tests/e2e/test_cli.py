@@ -58,3 +58,37 @@ def test_mistakes_get_a_clear_message_and_nonzero_exit(tmp_path: Path) -> None:
     missing = run(["alias", "iris-pca", "production", "3"], tmp_path, check=False)
     assert missing.returncode != 0
     assert "not registered" in missing.stderr
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The failure's message, checked to be a single `error:` line with status 1."""
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_failures_are_one_line_never_a_traceback(tmp_path: Path) -> None:
+    assert "not registered" in one_error_line(run(["models", "show", "nope"], tmp_path, False))
+    assert "not registered" in one_error_line(
+        run(["alias", "nope", "production", "1"], tmp_path, False)
+    )
+    unreachable = subprocess.run(
+        [*practica_command(), "models", "list"],
+        env={
+            **os.environ,
+            "PRACTICA_HOME": str(tmp_path),
+            "PRACTICA_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert "PRACTICA_DATABASE_URL" in one_error_line(unreachable)
+
+
+def test_a_command_that_did_nothing_fails(tmp_path: Path) -> None:
+    out = tmp_path / "empty.tar.gz"
+    nothing = run(["export", "--out", str(out)], tmp_path / "empty-home", check=False)
+    assert "no version to export" in one_error_line(nothing)
+    assert not out.exists()
