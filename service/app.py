@@ -68,6 +68,7 @@ def create_app(
                 for name, override in settings.batch_policies.items()
             },
             batching=settings.batching,
+            timeout_s=settings.inference_timeout_s,
         )
         await run_in_threadpool(app.state.models.refresh)
         poller = asyncio.create_task(_poll_aliases(app.state.models, settings.alias_poll_s))

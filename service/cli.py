@@ -237,17 +237,24 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """Serve every registered model over HTTP (settings from PRACTICA_* variables)."""
+    import tempfile
+
     import uvicorn
 
+    from service.metrics import MULTIPROCESS_DIR
+
     console.print(f"Serving on http://{host}:{port}  (docs at /docs)")
-    uvicorn.run(
-        "service.app:create_server_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **UVICORN_OPTIONS,
-    )
+    with tempfile.TemporaryDirectory(prefix="practica-metrics-") as metrics_dir:
+        if workers > 1:  # the workers count together (see service.metrics)
+            os.environ[MULTIPROCESS_DIR] = metrics_dir
+        uvicorn.run(
+            "service.app:create_server_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **UVICORN_OPTIONS,
+        )
 
 
 @container_app.command("serve")

@@ -22,7 +22,7 @@ from model_registry import (
     RegistryUnavailableError,
     VersionNotFoundError,
 )
-from service.runtime import ModelUnavailableError, NoServingVersionError
+from service.runtime import InferenceTimeoutError, ModelUnavailableError, NoServingVersionError
 from training import PredictionError
 from training.data.images import InvalidImageError, UnsupportedImageError
 from training.spec import UnknownItemError
@@ -35,6 +35,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     AliasNotFoundError: (404, "alias_not_found"),
     NoServingVersionError: (404, "no_serving_version"),
     ModelUnavailableError: (503, "model_unavailable"),
+    InferenceTimeoutError: (504, "inference_timeout"),
     RegistryUnavailableError: (503, "registry_unavailable"),
     InvalidNameError: (422, "invalid_name"),
     ArtifactIntegrityError: (503, "artifact_integrity"),

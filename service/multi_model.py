@@ -243,7 +243,12 @@ class ModelHost:
                 registry.close()
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
-        inference = Inference(loaded, self._metrics, batching=self._settings.batching)
+        inference = Inference(
+            loaded,
+            self._metrics,
+            batching=self._settings.batching,
+            timeout_s=self._settings.inference_timeout_s,
+        )
         charge = max(needed, resident_bytes() - before)
         return HostedModel(name, url, model, charge, work_dir, registry, loaded, inference)
 

@@ -63,6 +63,9 @@ class ServiceSettings(RegistrySettings):
         le=64,
         description="compute threads each model call may use (ONNX Runtime, XGBoost)",
     )
+    inference_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="a model call taking longer is answered 504"
+    )
     batching: bool = Field(True, description="micro-batch concurrent requests where a model allows")
     batch_policies: dict[str, BatchOverride] = Field(
         default_factory=dict,

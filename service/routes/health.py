@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.deps import LoadedModelsDep, MetricsDep
 from service.schemas import Health, Readiness
@@ -44,4 +44,4 @@ async def readyz(models: LoadedModelsDep) -> Response:
 )
 async def metrics(metrics: MetricsDep) -> Response:
     """Prometheus exposition: requests, latency, errors and serving version per model."""
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -6,7 +6,7 @@ batching        MicroBatcher: groups concurrent requests for one model into one 
 """
 
 from service.runtime.batching import MicroBatcher
-from service.runtime.inference import Inference, InferenceResult
+from service.runtime.inference import Inference, InferenceResult, InferenceTimeoutError
 from service.runtime.loaded_models import (
     LoadedModels,
     ModelUnavailableError,
@@ -16,6 +16,7 @@ from service.runtime.loaded_models import (
 __all__ = [
     "Inference",
     "InferenceResult",
+    "InferenceTimeoutError",
     "LoadedModels",
     "MicroBatcher",
     "ModelUnavailableError",

@@ -6,6 +6,7 @@ once. The event loop never runs a model: a request makes exactly one thread-pool
 the model call (or, when batched, the batch's call it shares).
 """
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,21 @@ from service.metrics import ServiceMetrics
 from service.runtime.batching import MicroBatcher
 from service.runtime.loaded_models import LoadedModels
 from training import BatchPolicy, PredictionError, Predictor
+
+
+class InferenceTimeoutError(Exception):
+    """A model call that did not answer in time; the request gets a 504.
+
+    A thread cannot be stopped: the call runs on and its answer is dropped. The timeout
+    frees the client and the connection, and says which model is too slow for its batch.
+    """
+
+    def __init__(self, name: str, timeout_s: float) -> None:
+        super().__init__(
+            f"model {name!r} did not answer within {timeout_s:g} s "
+            "(PRACTICA_INFERENCE_TIMEOUT_S): send fewer instances per request, or retry"
+        )
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -36,8 +52,10 @@ class Inference:
         *,
         policies: dict[str, BatchPolicy] | None = None,
         batching: bool = True,
+        timeout_s: float | None = None,
     ) -> None:
         self.models = models
+        self._timeout_s = timeout_s
         self._metrics = metrics
         self._policies = {
             name: (policies or {}).get(name, spec.batch_policy)
@@ -62,10 +80,15 @@ class Inference:
             predictor = await run_in_threadpool(self.models.load_pinned, name, version, alias)
         started = time.perf_counter()
         try:
-            outputs = await self._execute(name, predictor, instances)
+            outputs = await asyncio.wait_for(
+                self._execute(name, predictor, instances), self._timeout_s
+            )
         except PredictionError:
             self._metrics.predictions.labels(name, "rejected").inc()
             raise
+        except TimeoutError:
+            self._metrics.predictions.labels(name, "timed_out").inc()
+            raise InferenceTimeoutError(name, self._timeout_s or 0) from None
         self._metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
         self._metrics.predictions.labels(name, "ok").inc()
         return InferenceResult(name, predictor.version, outputs)

@@ -273,3 +273,21 @@ def test_importing_and_creating_the_app_loads_neither_matplotlib_nor_torch() -> 
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == ""
+
+
+async def test_a_model_slower_than_the_timeout_is_a_504_and_the_server_goes_on(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SlowEchoSpec, "call_s", 3.0)
+    settings = ServiceSettings(home=home, log_json=False, inference_timeout_s=1.0)
+    app = create_app(settings, catalog=FAKES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        slow = await client.post("/v1/models/slow-echo/predict", json={"instances": [{"value": 1}]})
+        assert (slow.status_code, slow.json()["code"]) == (504, "inference_timeout")
+        assert "PRACTICA_INFERENCE_TIMEOUT_S" in slow.json()["detail"]
+        quick = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+        assert quick.status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
