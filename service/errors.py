@@ -22,7 +22,12 @@ from model_registry import (
     RegistryUnavailableError,
     VersionNotFoundError,
 )
-from service.runtime import InferenceTimeoutError, ModelUnavailableError, NoServingVersionError
+from service.runtime import (
+    InferenceTimeoutError,
+    ModelUnavailableError,
+    NoServingVersionError,
+    WorkBudgetError,
+)
 from training import PredictionError
 from training.data.images import InvalidImageError, UnsupportedImageError
 from training.spec import UnknownItemError
@@ -36,6 +41,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     NoServingVersionError: (404, "no_serving_version"),
     ModelUnavailableError: (503, "model_unavailable"),
     InferenceTimeoutError: (504, "inference_timeout"),
+    WorkBudgetError: (422, "work_budget_exceeded"),
     RegistryUnavailableError: (503, "registry_unavailable"),
     InvalidNameError: (422, "invalid_name"),
     ArtifactIntegrityError: (503, "artifact_integrity"),

@@ -233,6 +233,11 @@ class ModelSpec(TrainableSpec[CfgT, DataT, ArtT], Generic[InT, OutT, CfgT, DataT
     """One valid instance: the OpenAPI example and the contract tests' input."""
     max_batch_size: ClassVar[int] = 1000
     batch_policy: ClassVar[BatchPolicy] = BatchPolicy()
+    max_work: ClassVar[int | None] = None
+    """The most work one request may ask for, counted by `work`, where an instance's cost
+    (CPU, size of the answer) varies with what it asks: the server refuses more with a 422
+    before running the model. None: the instance count alone bounds a request."""
+    work_unit: ClassVar[str] = "instances"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -245,6 +250,10 @@ class ModelSpec(TrainableSpec[CfgT, DataT, ArtT], Generic[InT, OutT, CfgT, DataT
     @abstractmethod
     def predict(self, artifact: ArtT, batch: Sequence[InT]) -> list[OutT]:
         """Predictions for a validated batch, in order."""
+
+    def work(self, instance: InT) -> int:
+        """What answering `instance` costs, in `work_unit`s (see `max_work`)."""
+        return 1
 
     def batch_group(self, instance: InT) -> Hashable:
         """Requests whose first instances share this key may be batched together.

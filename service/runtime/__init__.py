@@ -6,7 +6,12 @@ batching        MicroBatcher: groups concurrent requests for one model into one 
 """
 
 from service.runtime.batching import MicroBatcher
-from service.runtime.inference import Inference, InferenceResult, InferenceTimeoutError
+from service.runtime.inference import (
+    Inference,
+    InferenceResult,
+    InferenceTimeoutError,
+    WorkBudgetError,
+)
 from service.runtime.loaded_models import (
     LoadedModels,
     ModelUnavailableError,
@@ -21,4 +26,5 @@ __all__ = [
     "MicroBatcher",
     "ModelUnavailableError",
     "NoServingVersionError",
+    "WorkBudgetError",
 ]

@@ -35,6 +35,16 @@ class InferenceTimeoutError(Exception):
         self.name = name
 
 
+class WorkBudgetError(Exception):
+    """A request asking a model for more work than one request may (`ModelSpec.max_work`)."""
+
+    def __init__(self, name: str, asked: int, budget: int, unit: str) -> None:
+        super().__init__(
+            f"this request asks {name} for {asked:,} {unit}; one request may ask for at most "
+            f"{budget:,}: split it into smaller requests"
+        )
+
+
 @dataclass(frozen=True)
 class InferenceResult:
     model: str
@@ -75,6 +85,7 @@ class Inference:
         version: int | None = None,
         alias: str | None = None,
     ) -> InferenceResult:
+        self._check_work(name, instances)
         predictor = self.models.lookup(name, version, alias)
         if predictor is None:
             predictor = await run_in_threadpool(self.models.load_pinned, name, version, alias)
@@ -92,6 +103,14 @@ class Inference:
         self._metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
         self._metrics.predictions.labels(name, "ok").inc()
         return InferenceResult(name, predictor.version, outputs)
+
+    def _check_work(self, name: str, instances: Sequence[Any]) -> None:
+        spec = self.models.specs.get(name)
+        if spec is None or spec.max_work is None:
+            return  # an unknown name is the lookup's to refuse
+        asked = sum(spec.work(instance) for instance in instances)
+        if asked > spec.max_work:
+            raise WorkBudgetError(name, asked, spec.max_work, spec.work_unit)
 
     async def _execute(
         self, name: str, predictor: Predictor, instances: Sequence[Any]

@@ -198,8 +198,15 @@ class GdQuadratic(
     artifact_name = "descent"  # the file name versions have always used
     example_input = Quadratic(a=2.0, b=-8.0, c=3.0, x0=10.0, learning_rate=0.1, max_steps=500)
     floors = (Floor("abs_error_x", maximum=1e-6),)
-    # Each instance may take 10,000 steps and return them all: keep batches small.
+    # Each instance may take 10,000 steps and return them all: keep batches small, and
+    # the steps of a request to what answers in a few megabytes.
     max_batch_size = 100
+    max_work, work_unit = 100_000, "steps"
+
+    def work(self, instance: Quadratic) -> int:
+        # Without max_steps, the version's own limit applies: the config's default.
+        default: int = GdQuadraticTrainConfig.model_fields["max_steps"].default
+        return instance.max_steps or default
 
     def smoke_config(self) -> GdQuadraticTrainConfig:
         return GdQuadraticTrainConfig(

@@ -176,6 +176,11 @@ class TitanicChi2(
     # Sex x survival on the Kaggle passenger list: rows female, male; columns died, survived.
     example_input = ContingencyTable(table=[[81, 233], [468, 109]])
     floors = (Floor("p_value_sex", maximum=1e-50),)
+    # A table holds up to 50x50 counts: a request's cells bound its CPU and its answer.
+    max_work, work_unit = 250_000, "table cells"
+
+    def work(self, instance: ContingencyTable) -> int:
+        return sum(len(row) for row in instance.table)
 
     def load_data(self, config: TitanicChi2TrainConfig, run: TrainingRun) -> Passengers:
         """The whole passenger list: a test of independence describes the table, not new data."""
