@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from model_registry import (
     AliasNotFoundError,
@@ -49,6 +50,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     UnsupportedImageError: (415, "unsupported_image"),
     InvalidImageError: (422, "invalid_image"),
 }
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -114,11 +116,31 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse(error_body(issues, "invalid_input"), status_code=422)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = HTTP_CODES.get(error.status_code, "error")
+    headers = error.headers
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return JSONResponse(
-        error_body(str(error.detail), code), status_code=error.status_code, headers=error.headers
+        error_body(str(error.detail), code), status_code=error.status_code, headers=headers
+    )
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` header of a 405: every method some route serves the request's path with.
+
+    Starlette names only those of the first route whose path matches, so a path that two
+    routes serve (`GET` and `POST /recommend`) would deny a method it allows. Each method
+    is asked of the routing itself, included routers and all.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
     )
 
 

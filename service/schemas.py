@@ -5,9 +5,16 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model_registry import MAX_VERSION, Lineage, Signature
+from model_registry import Lineage, Signature
 
 MAX_INSTANCES = 1000
+MAX_REQUESTED_VERSION = 2**53 - 1
+"""The highest version number a request may name (`?version=`, an alias PUT's body).
+
+The registry counts up to 2**63 - 1, but FastAPI writes OpenAPI bounds as floats, and a
+float states 2**63 - 1 as 2**63: the documented bound would be one the server refuses.
+2**53 - 1 (JavaScript's largest safe integer) is the largest bound a float states exactly.
+"""
 
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
@@ -75,7 +82,9 @@ class ModelReport(BaseModel):
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, le=MAX_VERSION, description="the version the alias will point at")
+    version: int = Field(
+        ge=1, le=MAX_REQUESTED_VERSION, description="the version the alias will point at"
+    )
 
 
 class AliasResponse(BaseModel):
@@ -99,6 +108,13 @@ class ErrorResponse(BaseModel):
 
     detail: str | list[dict[str, Any]]
     code: str
+
+
+UNPARSEABLE_BODY = (400, "the body cannot be read as text: JSON must be UTF-8")
+BODY_TOO_LARGE = (413, "the body is over PRACTICA_MAX_BODY_BYTES")
+NOT_JSON = (415, "the body is not application/json")
+JSON_BODY_ERRORS = (UNPARSEABLE_BODY, BODY_TOO_LARGE, NOT_JSON)
+"""What a `/v1` route that reads a JSON body may answer before the body is validated."""
 
 
 def error_responses(*described: tuple[int, str]) -> dict[int | str, dict[str, Any]]:

@@ -25,10 +25,18 @@ def _check(credentials: HTTPAuthorizationCredentials | None, expected: str, what
 
 
 async def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
+    # The route declares bearer security on every server, so a request without a token is
+    # a 401 on every server, as that declaration promises; one with a token is refused
+    # (403) where admin routes are disabled.
     if settings.admin_token is None:
-        raise HTTPException(
-            403, "admin routes are disabled on this server: set PRACTICA_ADMIN_TOKEN to enable them"
+        disabled = (
+            "admin routes are disabled on this server: set PRACTICA_ADMIN_TOKEN to enable them"
         )
+        if credentials is None:
+            raise HTTPException(
+                401, f"missing admin token; {disabled}", headers={"WWW-Authenticate": "Bearer"}
+            )
+        raise HTTPException(403, disabled)
     _check(credentials, settings.admin_token.get_secret_value(), "admin")
 
 

@@ -1,6 +1,5 @@
 """Field types shared by several schemas, with the limits DESIGN.md section 4 documents."""
 
-import base64
 import binascii
 from typing import Annotated, Self, cast
 
@@ -18,11 +17,20 @@ from training.data.images import (
 from training.spec import PredictionError, Schema
 
 MAX_TEXT_CHARS = 5_000
+NOT_BLANK = r"[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""JSON Schema `pattern` of a string that trimming leaves non-empty.
+
+Validation trims what Unicode calls white space (the characters listed) before it counts
+characters; a string of only those is refused like an empty one, and the schema says so.
+"""
 
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
-    Field(description=f"free text, 1 to {MAX_TEXT_CHARS:,} characters after trimming"),
+    Field(
+        description=f"free text, 1 to {MAX_TEXT_CHARS:,} characters after trimming",
+        json_schema_extra={"pattern": NOT_BLANK},
+    ),
 ]
 """Non-empty text: whitespace-only input is refused like an empty string."""
 
@@ -39,6 +47,12 @@ Pixels = Annotated[
 
 MAX_IMAGE_BASE64_CHARS = 4 * -(-MAX_IMAGE_BYTES // 3)
 """Base64 of MAX_IMAGE_BYTES: 4 characters per 3 bytes, padded (6,666,668)."""
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\s\S])"
+"""JSON Schema `pattern` of what the strict decoder accepts: standard alphabet, padded.
+
+It ends in "nothing follows" rather than `$`, which in Python also matches before a final
+newline (that the decoder refuses).
+"""
 
 
 def image_from_base64(value: str, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
@@ -55,7 +69,11 @@ def _base64_bytes(value: str) -> bytes:
             "send the bare base64 of the file, without the 'data:...;base64,' prefix"
         )
     try:
-        return base64.b64decode(value, validate=True)
+        # Exactly what BASE64 describes: strict mode refuses stray characters and misplaced
+        # padding, and the length the padding after a complete group that it lets through.
+        if len(value) % 4:
+            raise binascii.Error("not a whole number of 4-character groups")
+        return binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvalidImageError(
             "not valid base64: encode the file's bytes with the standard alphabet "
@@ -80,7 +98,11 @@ ImageBase64 = Annotated[
             f"padding: at most {MAX_IMAGE_BYTES:,} bytes before encoding "
             f"({MAX_IMAGE_BASE64_CHARS:,} characters) and {MAX_IMAGE_PIXELS:,} pixels"
         ),
-        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
+        json_schema_extra={
+            "contentEncoding": "base64",
+            "contentMediaType": "image/*",
+            "pattern": BASE64,
+        },
     ),
 ]
 """An image in JSON, checked up to its header; the schema keeps the string, not the pixels.

@@ -14,10 +14,20 @@ from pydantic import BaseModel
 
 from service.deps import InferenceDep
 from service.logging import model_var
-from service.routes.predict import add_model_route, response_model
+from service.routes.predict import INFERENCE_ERRORS, add_model_route, response_model
+from service.schemas import error_responses
 from training import AnyModelSpec, AnySpec, ModelSpec
 from training.data.images import MAX_IMAGE_BYTES, ImageTooLargeError, check_image
 from training.schemas import ImageInput
+
+UPLOAD_ERRORS = error_responses(
+    (400, "the multipart body cannot be parsed"),
+    (404, "no version of the model is published"),
+    (413, "the body is over PRACTICA_MAX_BODY_BYTES"),
+    (415, "the file is not a JPEG, PNG, WebP or GIF image"),
+    (422, "no `file` field, or an image that cannot be decoded or is over the limits"),
+    *INFERENCE_ERRORS,
+)
 
 
 def build_classify_router(catalog: Sequence[AnySpec]) -> APIRouter:
@@ -32,6 +42,7 @@ def build_classify_router(catalog: Sequence[AnySpec]) -> APIRouter:
                     f"WebP or GIF, at most {MAX_IMAGE_BYTES:,} bytes); the answer is the same "
                     f"as `POST /v1/models/{spec.name}/predict` with one instance."
                 ),
+                errors=UPLOAD_ERRORS,
             )  # fmt: skip
     return router
 

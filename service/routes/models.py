@@ -1,26 +1,28 @@
 """Model metadata, training reports and alias moves (the generic `{name}` routes)."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelNotFoundError, ModelRegistry, ModelVersion, RegisteredModel
 from model_registry.flavors import load_json
-from model_registry.names import MAX_VERSION, MODEL_NAME
+from model_registry.names import MODEL_NAME
 from service.deps import CatalogDep, LoadedModelsDep, RegistryDep
 from service.runtime import ModelUnavailableError
 from service.schemas import (
+    JSON_BODY_ERRORS,
+    MAX_REQUESTED_VERSION,
     AliasResponse,
     AliasUpdate,
-    ErrorResponse,
     ModelDetail,
     ModelList,
     ModelReport,
     ModelSummary,
     PlotLink,
     VersionDetail,
+    error_responses,
 )
 from service.security import AdminOnly
 from training import AnySpec, ModelSpec
@@ -31,15 +33,31 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 ModelName = Annotated[str, Path(pattern=MODEL_NAME.pattern, description="the model's slug")]
 AliasName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 PlotName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,64}$")]
-VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="a version number")]
+VersionQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_REQUESTED_VERSION, description="a version number")
+]
 AliasQuery = Annotated[
     str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="an alias")
 ]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+UNAVAILABLE = (503, "the registry's database, or a stored file, cannot be read now")
+LIST_ERRORS = error_responses(UNAVAILABLE)
+READ_ERRORS = error_responses(
+    (404, "unknown model, version, alias or plot"),
+    (422, "an invalid name, version or alias: `detail` says which"),
+    UNAVAILABLE,
+)
+ALIAS_ERRORS = error_responses(
+    *JSON_BODY_ERRORS,
+    (401, "no admin token sent"),
+    (403, "a wrong admin token, or admin routes disabled (no PRACTICA_ADMIN_TOKEN is set)"),
+    (404, "unknown model or version"),
+    (422, "an invalid alias name or version: `detail` says which"),
+    (503, "the version cannot be loaded (the alias was moved back), or the registry is down"),
+)
 _PLOT_FILE = re.compile(rf"^{REPORT_PREFIX}([a-z0-9_]+)\.png$")
 
 
-@router.get("")
+@router.get("", responses=LIST_ERRORS)
 def list_models(catalog: CatalogDep, registry: RegistryDep, models: LoadedModelsDep) -> ModelList:
     """Every catalog model with its versions, aliases and serving version."""
     registered = {m.name: m for m in registry.list_models()}
@@ -49,7 +67,7 @@ def list_models(catalog: CatalogDep, registry: RegistryDep, models: LoadedModels
     )
 
 
-@router.get("/{name}", responses=NOT_FOUND)
+@router.get("/{name}", responses=READ_ERRORS)
 def get_model(
     name: ModelName, catalog: CatalogDep, registry: RegistryDep, models: LoadedModelsDep
 ) -> ModelDetail:
@@ -76,7 +94,7 @@ def get_model(
     )
 
 
-@router.get("/{name}/report", responses=NOT_FOUND)
+@router.get("/{name}/report", responses=READ_ERRORS)
 def get_report(
     name: ModelName,
     catalog: CatalogDep,
@@ -104,7 +122,7 @@ def get_report(
 @router.get(
     "/{name}/report/plots/{plot}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **NOT_FOUND},
+    responses={200: {"content": {"image/png": {}}}, **READ_ERRORS},
 )
 def get_plot(
     name: ModelName,
@@ -127,15 +145,7 @@ def get_plot(
 @router.put(
     "/{name}/aliases/{alias}",
     dependencies=[AdminOnly],
-    responses={
-        401: {"model": ErrorResponse},
-        403: {"model": ErrorResponse},
-        **NOT_FOUND,
-        503: {
-            "model": ErrorResponse,
-            "description": "the version cannot be loaded: the alias was moved back",
-        },
-    },
+    responses=ALIAS_ERRORS,
 )
 async def set_alias(
     name: ModelName,
@@ -155,7 +165,10 @@ async def set_alias(
     await run_in_threadpool(registry.set_alias, name, alias, update.version)
     await run_in_threadpool(models.refresh)
     serving = models.serving_versions().get(name)
-    if alias == models.default_alias and serving != update.version:
+    # Report-only analyses (no predict route) are never loaded: their alias only says
+    # which version's report `/report` shows.
+    is_served = name in models.specs
+    if is_served and alias == models.default_alias and serving != update.version:
         reason = models.failures.get(name, "it could not be loaded")
         await run_in_threadpool(_restore_alias, registry, name, alias, before)
         await run_in_threadpool(models.refresh)

@@ -10,22 +10,32 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
 
-from model_registry import MAX_VERSION
 from service.deps import InferenceDep
 from service.logging import model_var
 from service.schemas import (
+    JSON_BODY_ERRORS,
     MAX_INSTANCES,
+    MAX_REQUESTED_VERSION,
     PredictRequest,
     PredictResponse,
     error_responses,
 )
 from training import AnyModelSpec, AnySpec, ModelSpec
 
+INFERENCE_ERRORS = (
+    (503, "the model's version cannot be loaded (`/readyz` says why), or the registry is down"),
+    (504, "the model did not answer within PRACTICA_INFERENCE_TIMEOUT_S"),
+)
+"""What any route that runs a model may answer once its input is valid."""
 ERROR_RESPONSES = error_responses(
+    *JSON_BODY_ERRORS,
     (404, "unknown model, version or alias"),
-    (413, "body over PRACTICA_MAX_BODY_BYTES"),
-    (415, "body is not application/json"),
-    (422, "invalid instances: `detail` names each field and the reason"),
+    (
+        422,
+        "invalid instances (`detail` names each field and the reason), or more work than "
+        "the model's budget (`work_budget_exceeded`)",
+    ),
+    *INFERENCE_ERRORS,
 )
 
 
@@ -50,12 +60,13 @@ def add_model_route(
     verb: str,
     summary: str,
     description: str,
+    errors: dict[int | str, dict[str, Any]] = ERROR_RESPONSES,
 ) -> None:
     """A POST route answering the model's typed response, with the documented errors."""
     router.add_api_route(
         path, endpoint, methods=["POST"], response_model=response_model(spec),
         name=f"{verb}_{spec.name.replace('-', '_')}", summary=summary, description=description,
-        responses=ERROR_RESPONSES,
+        responses=errors,
     )  # fmt: skip
 
 
@@ -69,7 +80,7 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
         body: Annotated[request_type, _body_example(example)],  # type: ignore[valid-type]
         inference: InferenceDep,
         version: Annotated[
-            int | None, Query(ge=1, le=MAX_VERSION, description="pin a version")
+            int | None, Query(ge=1, le=MAX_REQUESTED_VERSION, description="pin a version")
         ] = None,
         alias: Annotated[
             str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")

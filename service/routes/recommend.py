@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.deps import InferenceDep
 from service.logging import model_var
-from service.routes.predict import ERROR_RESPONSES
+from service.routes.predict import INFERENCE_ERRORS
 from service.runtime import Inference
-from service.schemas import ErrorResponse
+from service.schemas import BODY_TOO_LARGE, UNPARSEABLE_BODY, ErrorResponse, error_responses
 from training import AnySpec
 from training.models.movie_recommender import (
     MAX_K,
@@ -61,15 +61,18 @@ class UnknownTitleResponse(ErrorResponse):
     )  # fmt: skip
 
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
+GET_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {
         "model": UnknownTitleResponse,
         "description": "no movie matches the title (`code` `unknown_title`, with `suggestions`), "
         "or no version of the model is published",
     },
     422: {"model": ErrorResponse, "description": "invalid `title` or `k`: `detail` says which"},
+    **error_responses(*INFERENCE_ERRORS),
 }
+# Only the POST reads a body. /recommend is not under /v1, whose bodies must be declared
+# application/json (no 415): a body of another type is read as JSON, or refused with a 422.
+POST_RESPONSES = {**error_responses(UNPARSEABLE_BODY, BODY_TOO_LARGE), **GET_RESPONSES}
 
 
 def build_recommend_router(catalog: Sequence[AnySpec]) -> APIRouter:
@@ -83,9 +86,10 @@ def build_recommend_router(catalog: Sequence[AnySpec]) -> APIRouter:
         f"several movies share means the most-rated. The same as `POST /v1/models/{NAME}"
         "/predict` with one instance."
     )
-    for method, endpoint in (("POST", _post), ("GET", _get)):
+    routes = (("POST", _post, POST_RESPONSES), ("GET", _get, GET_RESPONSES))
+    for method, endpoint, responses in routes:
         router.add_api_route(
-            "", endpoint, methods=[method], response_model=RecommendResponse, responses=RESPONSES,
+            "", endpoint, methods=[method], response_model=RecommendResponse, responses=responses,
             name=f"recommend_{method.lower()}", summary="Recommend movies like a given one",
             description=description,
         )  # fmt: skip

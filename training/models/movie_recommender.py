@@ -26,6 +26,7 @@ from training.frameworks.numpy import NumpySpec
 from training.models._titles import TitleIndex
 from training.report.figures import new_figure
 from training.run import TrainingRun
+from training.schemas import NOT_BLANK
 from training.spec import Floor, LoadContext, Schema, TrainConfig
 
 MAX_K = 50
@@ -39,7 +40,8 @@ class MovieQuery(Schema):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)
     ] = Field(
         description="a movie title, 1 to 300 characters; case, accents, 'The' at either end, "
-        "a missing year and small typos are forgiven"
+        "a missing year and small typos are forgiven",
+        json_schema_extra={"pattern": NOT_BLANK},
     )
     k: int = Field(10, ge=1, le=MAX_K, description=f"how many movies to recommend, 1 to {MAX_K}")
 

@@ -44,6 +44,7 @@ from training.models._text import (
 from training.report.classification import report_classification
 from training.report.curves import plot_learning_curves
 from training.run import TrainingRun
+from training.schemas import NOT_BLANK
 from training.spec import BatchPolicy, Floor, Schema
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ Headline = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_HEADLINE_CHARS),
     Field(
         description="a news headline, optionally followed by the article's first sentence; "
-        f"1 to {MAX_HEADLINE_CHARS:,} characters, read up to its first {MAX_TOKENS} word pieces"
+        f"1 to {MAX_HEADLINE_CHARS:,} characters, read up to its first {MAX_TOKENS} word pieces",
+        json_schema_extra={"pattern": NOT_BLANK},
     ),
 ]
 

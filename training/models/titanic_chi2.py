@@ -25,7 +25,11 @@ CLASS_LABELS = {1: "1st class", 2: "2nd class", 3: "3rd class"}
 Passengers = pd.DataFrame
 """Kaggle's passenger list, all of it: a test of independence describes the whole table."""
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Row = Annotated[list[Count], Field(min_length=2, max_length=MAX_CATEGORIES)]
+Row = Annotated[
+    list[Count],
+    # "No all-zero row", as JSON Schema says it (an all-zero column it cannot say).
+    Field(min_length=2, max_length=MAX_CATEGORIES, json_schema_extra={"contains": {"minimum": 1}}),
+]
 
 
 class ContingencyTable(Schema):

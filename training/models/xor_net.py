@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from training.algorithms.backprop import TwoLayerNet, gradient_check, init_network, train
 from training.frameworks.numpy import NumpySpec
@@ -15,7 +15,16 @@ from training.spec import Floor, Schema, TrainConfig
 
 TRUTH_TABLE = "a,b,output\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 TruthTable = tuple[np.ndarray, np.ndarray]  # X (4, 2): every possible input; y (4,)
-Bit = Annotated[int, Field(ge=0, le=1, strict=True, description="0 or 1")]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema counts 1.0 as an integer; strict validation still refuses true and "1".
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Bit = Annotated[
+    int, Field(ge=0, le=1, strict=True, description="0 or 1"), BeforeValidator(_whole_number)
+]
 
 
 class XorFeatures(Schema):
