@@ -6,6 +6,8 @@
     sklearn    skops with our trusted types; vocabularies as JSON  SklearnSpec
     xgboost    XGBoost's own UBJSON                                XGBoostSpec
     onnx       ONNX Runtime sessions: how networks are served      OnnxNetwork
+    compiled   classic models converted to ONNX at publish time    CompiledGraph
+    replay     fitted scikit-learn steps replayed in NumPy         replay_columns, ...
     torch      PyTorch training loop, safetensors, ONNX export     TorchSpec (training only)
 
 Nothing here unpickles: each loader reads only data formats.

@@ -4,11 +4,14 @@ A model's artifact is its own frozen dataclass (`SpamModel(estimator, search)`),
 code reads `artifact.search.chosen`, not `meta["candidates"][meta["best_index"]]`. The
 framework stores the object field in its own format and every other field, typed by the
 dataclass annotations, in `meta.json`; loading validates that JSON back into those types.
+A `RUNTIME` field (a compiled graph, see `compiled.py`) is neither: it is stored as a
+file of its own and opened on load.
 """
 
 import dataclasses
 import typing
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -17,13 +20,20 @@ from model_registry.errors import ArtifactIntegrityError
 from model_registry.flavors import dump_json, load_json
 
 META_FILE = "meta.json"
+RUNTIME: Mapping[str, bool] = MappingProxyType({"runtime": True})
+"""Metadata of an artifact field for what serving runs (`field(default=None, metadata=RUNTIME)`):
+kept out of `meta.json`, stored and opened by the framework."""
 
 
 def _field_types(artifact_type: type) -> dict[str, Any]:
     if not dataclasses.is_dataclass(artifact_type):
         raise TypeError(f"{artifact_type.__name__} must be a dataclass to be stored by a framework")
     hints = typing.get_type_hints(artifact_type)
-    return {field.name: hints[field.name] for field in dataclasses.fields(artifact_type)}
+    return {
+        field.name: hints[field.name]
+        for field in dataclasses.fields(artifact_type)
+        if not field.metadata.get("runtime")
+    }
 
 
 def dump_meta(artifact: Any, object_field: str) -> bytes:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from model_registry.errors import ArtifactIntegrityError
 from model_registry.flavors import dump_json, dump_skops, load_json, load_skops
 from training.frameworks.base import META_FILE, dump_meta, rebuild
+from training.frameworks.compiled import compiled_files, with_compiled
 from training.spec import ArtT, CfgT, DataT, InT, LoadContext, ModelSpec, OutT
 
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -74,7 +75,8 @@ def load_estimator(files: Mapping[str, bytes], file: str = ESTIMATOR_FILE) -> An
 class SklearnSpec(ModelSpec[InT, OutT, CfgT, DataT, ArtT]):
     """A model whose artifact dataclass holds a fitted estimator in its `estimator` field.
 
-    The estimator goes to `model.skops`, every other field to `meta.json`.
+    The estimator goes to `model.skops`, every other field to `meta.json`, and a compiled
+    graph, when the artifact has one (`compiled_field`), to `compiled.onnx`.
     """
 
     flavor: ClassVar[str] = "skops"
@@ -83,8 +85,10 @@ class SklearnSpec(ModelSpec[InT, OutT, CfgT, DataT, ArtT]):
         return {
             **dump_estimator(artifact.estimator),  # type: ignore[attr-defined]
             META_FILE: dump_meta(artifact, "estimator"),
+            **compiled_files(artifact),
         }
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> ArtT:
-        artifact: ArtT = rebuild(self.artifact_type, "estimator", load_estimator(files), files)
-        return artifact
+        artifact = rebuild(self.artifact_type, "estimator", load_estimator(files), files)
+        loaded: ArtT = with_compiled(artifact, files, context)
+        return loaded

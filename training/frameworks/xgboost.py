@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 from model_registry.flavors import dump_xgboost, load_xgboost
 from training.frameworks.base import META_FILE, dump_meta, rebuild
+from training.frameworks.compiled import compiled_files, with_compiled
 from training.spec import ArtT, CfgT, DataT, InT, LoadContext, ModelSpec, OutT
 
 BOOSTER_FILE = "model.ubj"
@@ -18,7 +19,8 @@ def load_booster(data: bytes, context: LoadContext) -> Any:
 
 
 class XGBoostSpec(ModelSpec[InT, OutT, CfgT, DataT, ArtT]):
-    """A model whose artifact dataclass holds an `xgboost.Booster` in its `booster` field."""
+    """A model whose artifact dataclass holds an `xgboost.Booster` in its `booster` field,
+    and may hold the booster's compiled graph (`compiled_field`)."""
 
     flavor: ClassVar[str] = "xgboost"
 
@@ -26,9 +28,11 @@ class XGBoostSpec(ModelSpec[InT, OutT, CfgT, DataT, ArtT]):
         return {
             BOOSTER_FILE: dump_xgboost(artifact.booster),  # type: ignore[attr-defined]
             META_FILE: dump_meta(artifact, "booster"),
+            **compiled_files(artifact),
         }
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> ArtT:
         booster = load_booster(files[BOOSTER_FILE], context)
-        artifact: ArtT = rebuild(self.artifact_type, "booster", booster, files)
-        return artifact
+        artifact = rebuild(self.artifact_type, "booster", booster, files)
+        loaded: ArtT = with_compiled(artifact, files, context)
+        return loaded

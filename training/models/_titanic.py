@@ -2,15 +2,25 @@
 
 `basic` uses the columns as Kaggle gives them; `engineered` adds what module 13 teaches:
 titles from names, family size, fare per person, binned age and the cabin's deck.
+
+Features are computed a column at a time over NumPy arrays: training runs `features` on
+the whole CSV, a server on a request's batch, so the two cannot drift, and no DataFrame
+is built per request. A missing number is NaN and a missing text is "" (MISSING_TEXT):
+the model's imputers fill both.
 """
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 FeatureSet = Literal["basic", "engineered"]
+Columns = dict[str, np.ndarray]
+"""Arrays by column name, one entry per passenger: float64 numbers, str texts."""
 
+NUMBER_COLUMNS = ("pclass", "age", "sibsp", "parch", "fare")
+TEXT_COLUMNS = ("name", "sex", "cabin", "embarked")  # of Kaggle's; the ticket is not used
+MISSING_TEXT = ""
 NUMERIC = {
     "basic": ["pclass", "age", "sibsp", "parch", "fare"],
     "engineered": [
@@ -26,34 +36,59 @@ CATEGORICAL = {
     "basic": ["sex", "embarked"],
     "engineered": ["sex", "embarked", "title", "age_band", "deck"],
 }
-_TITLES = {"Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss",
-           "Master": "Master"}  # fmt: skip
-_AGE_BANDS = [0, 12, 18, 35, 60, np.inf]
-_AGE_LABELS = ["child", "teen", "young_adult", "adult", "senior"]
+# Honorifics as written → title; any other honorific is 'Rare'.
+_WRITTEN = np.array(["Mr", "Mrs", "Mme", "Miss", "Mlle", "Ms", "Master"])
+_TITLES = np.array(["Mr", "Mrs", "Mrs", "Miss", "Miss", "Miss", "Master"])
+_AGE_EDGES = [12, 18, 35, 60]  # years; each band includes its lower edge
+_AGE_LABELS = np.array(["child", "teen", "young_adult", "adult", "senior", "unknown"])
 
 
-def title_of(name: str) -> str:
-    """'Braund, Mr. Owen Harris' → 'Mr'; rare honorifics (Dr, Rev, Countess…) → 'Rare'."""
-    if "," not in name or "." not in name:
-        return "Unknown"
-    honorific = name.split(",", 1)[1].split(".", 1)[0].strip()
-    return _TITLES.get(honorific, "Rare")
+def passenger_columns(passengers: Sequence[Any]) -> Columns:
+    """Kaggle's columns (lower case) as arrays, from objects with those attributes."""
+    numbers = {
+        column: np.array([getattr(p, column) for p in passengers], dtype=np.float64)
+        for column in NUMBER_COLUMNS
+    }  # None becomes NaN
+    texts = {
+        column: np.array([getattr(p, column) or MISSING_TEXT for p in passengers], dtype=str)
+        for column in TEXT_COLUMNS
+    }
+    return numbers | texts
 
 
-def features(frame: pd.DataFrame, feature_set: FeatureSet) -> pd.DataFrame:
-    """The model's input columns from passenger rows in Kaggle's columns, lower-cased."""
-    out = frame[NUMERIC["basic"] + CATEGORICAL["basic"]].copy()
+def titles(names: np.ndarray) -> np.ndarray:
+    """'Braund, Mr. Owen Harris' → 'Mr'; rare honorifics (Dr, Rev, Countess…) → 'Rare';
+    a name without a comma and a period → 'Unknown'."""
+    comma = np.strings.find(names, ",")
+    period = np.strings.find(names, ".", comma + 1)  # the first one after the comma
+    end = np.where(period < 0, np.strings.str_len(names), period)
+    honorific = np.strings.strip(np.strings.slice(names, comma + 1, end))
+    match = honorific[:, None] == _WRITTEN
+    title = np.where(match.any(axis=1), _TITLES[match.argmax(axis=1)], "Rare")
+    has_parts = (comma >= 0) & (np.strings.find(names, ".") >= 0)
+    return np.where(has_parts, title, "Unknown")
+
+
+def age_bands(age: np.ndarray) -> np.ndarray:
+    """child (< 12), teen, young_adult (18-34), adult, senior (60+), or unknown."""
+    band = np.searchsorted(_AGE_EDGES, age, side="right")
+    return np.asarray(_AGE_LABELS[np.where(np.isnan(age), len(_AGE_LABELS) - 1, band)])
+
+
+def features(columns: Columns, feature_set: FeatureSet) -> Columns:
+    """The model's input columns, in NUMERIC then CATEGORICAL order, from Kaggle's."""
+    out = {name: columns[name] for name in NUMERIC["basic"] + CATEGORICAL["basic"]}
     if feature_set == "basic":
         return out
-    family_size = frame["sibsp"] + frame["parch"] + 1
-    out["age_missing"] = frame["age"].isna().astype(float)
-    out["family_size"] = family_size
-    out["is_alone"] = (family_size == 1).astype(float)
-    out["log_fare_per_person"] = np.log1p(frame["fare"] / family_size)
-    out["title"] = frame["name"].fillna("").map(title_of)
-    out["age_band"] = pd.cut(frame["age"], _AGE_BANDS, labels=_AGE_LABELS, right=False).astype(
-        object
-    )
-    out["age_band"] = out["age_band"].where(frame["age"].notna(), "unknown")
-    out["deck"] = frame["cabin"].fillna("U").astype(str).str[0].where(frame["cabin"].notna(), "U")
-    return out[NUMERIC["engineered"] + CATEGORICAL["engineered"]]
+    family_size = columns["sibsp"] + columns["parch"] + 1
+    cabin = columns["cabin"]
+    out |= {
+        "age_missing": np.isnan(columns["age"]).astype(np.float64),
+        "family_size": family_size,
+        "is_alone": (family_size == 1).astype(np.float64),
+        "log_fare_per_person": np.log1p(columns["fare"] / family_size),
+        "title": titles(columns["name"]),
+        "age_band": age_bands(columns["age"]),
+        "deck": np.where(cabin == MISSING_TEXT, "U", np.strings.slice(cabin, 0, 1)),
+    }
+    return {name: out[name] for name in NUMERIC[feature_set] + CATEGORICAL[feature_set]}

@@ -8,15 +8,16 @@ plus TF-IDF of its words). Both candidates share that preprocessing; the one wit
 better validation R² is published, and both are scored on the held-out listings.
 
 Artifact: the fitted preprocessing in skops (`preprocess.skops`), the winning regressor
-as a skops Ridge (`ridge.skops`) or an XGBoost UBJ booster (`booster.ubj`), and
-`meta.json` naming the winner and the constants prediction needs.
+as a skops Ridge (`ridge.skops`) or an XGBoost UBJ booster (`booster.ubj`) with its ONNX
+graph (`compiled.onnx`), and `meta.json` naming the winner and the constants prediction
+needs. A request is served without pandas or scikit-learn calls: features in NumPy, the
+preprocessing replayed from its fitted state, then the Ridge weights or the graph.
 """
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from functools import partial
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -26,7 +27,17 @@ from pydantic import Field, StringConstraints, TypeAdapter
 from model_registry.flavors import dump_xgboost
 from training.data import Holdout, holdout
 from training.data.loaders import load_airbnb_listings
-from training.frameworks.base import META_FILE
+from training.frameworks.base import META_FILE, RUNTIME
+from training.frameworks.compiled import (
+    FLOAT32_RTOL,
+    FLOAT64_RTOL,
+    CompiledGraph,
+    check_parity,
+    compiled_files,
+    with_compiled,
+    xgboost_graph,
+)
+from training.frameworks.replay import ColumnsReplay, NotReplayableError, replay_columns
 from training.frameworks.sklearn import SklearnSpec, dump_estimator, load_estimator
 from training.frameworks.xgboost import load_booster
 from training.models._tabular import BoostingConfig, boost, boosting_params
@@ -34,12 +45,25 @@ from training.report.figures import subplots
 from training.report.importance import plot_importance
 from training.report.regression import report_regression
 from training.run import TrainingRun
-from training.schemas import Text
+from training.schemas import NOT_BLANK, Text
 from training.spec import Floor, LoadContext, Schema
 
 RoomType = Literal["Entire home/apt", "Private room", "Shared room", "Hotel room"]
 Estimator = Literal["ridge", "xgboost"]
-PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+PlaceName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Field(json_schema_extra={"pattern": NOT_BLANK}),
+]
+FIRST_REVIEW = date(2008, 1, 1)  # Airbnb's founding year: an earlier date is a typo
+# OpenAPI has no minimum for dates: the schema states FIRST_REVIEW as the dates of 2008 on.
+_FROM_2008 = (
+    r"^(?:200[89]|20[1-9][0-9]|2[1-9][0-9]{2}|[3-9][0-9]{3})"
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+)
+ReviewDate = Annotated[date, Field(ge=FIRST_REVIEW, json_schema_extra={"pattern": _FROM_2008})]
+Columns = dict[str, np.ndarray]
+"""Arrays by column name, one entry per listing."""
 NUMERIC = [
     "latitude", "longitude", "log_minimum_nights", "log_number_of_reviews", "reviews_per_month",
     "days_since_last_review", "availability_365", "log_host_listings",
@@ -82,8 +106,8 @@ class Listing(Schema):
     reviews_per_month: float | None = Field(
         None, ge=0, le=1000, description="average reviews per month; none when never reviewed"
     )
-    last_review: date | None = Field(
-        None, ge=date(2008, 1, 1), description="date of the latest review; none when never reviewed"
+    last_review: ReviewDate | None = Field(
+        None, description="date of the latest review, 2008-01-01 or later; none when never reviewed"
     )
     availability_365: int = Field(ge=0, le=365, description="nights bookable in the next year")
     calculated_host_listings_count: int = Field(
@@ -144,6 +168,9 @@ class PriceModel:
     # Both candidates by name, kept in memory for the report's comparison; only the winner
     # is saved.
     candidates: dict[Estimator, Any] = field(default_factory=dict, compare=False)
+    # What serves: the booster's ONNX graph (stored), the preprocessing's NumPy replay (rebuilt).
+    compiled: CompiledGraph | None = field(default=None, metadata=RUNTIME)
+    replay: ColumnsReplay | None = field(default=None, metadata=RUNTIME)
 
 
 @dataclass(frozen=True)
@@ -175,52 +202,69 @@ def clean_prices(price: pd.Series) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype(np.float64)
 
 
-def name_counts(names: pd.Series) -> pd.DataFrame:
+def _count(pattern: re.Pattern[str], name: str, group: int = 1) -> float:
+    found = pattern.search(name)
+    value = float(found[group]) if found else np.nan
+    return value if value <= _MAX_COUNT else np.nan
+
+
+def name_counts(names: Sequence[str] | np.ndarray) -> Columns:
     """Bedrooms, bathrooms, beds and guests written in titles (NaN when not), and studios."""
-    # One space between words: each `\s*` in the patterns then spans one character at
-    # most, so no title makes them backtrack (a digit before thousands of spaces cost
-    # quadratic time, half a second per title).
-    names = names.str.split().str.join(" ")
-
-    def number(pattern: re.Pattern[str], group: int = 1) -> pd.Series:
-        values = names.str.extract(pattern)[group - 1].astype(np.float64)
-        return values.where(values <= _MAX_COUNT)
-
-    bedrooms, bathrooms = number(_BED_BATH, 1), number(_BED_BATH, 2)
-    return pd.DataFrame({
-        "bedrooms": bedrooms.fillna(number(_BEDROOMS)),
-        "bathrooms": bathrooms.fillna(number(_BATHROOMS)),
-        "beds": number(_BEDS),
-        "guests": number(_GUESTS),
-        "is_studio": names.str.contains(_STUDIO).astype(np.float64),
-    })  # fmt: skip
+    rows = []
+    for title in names:
+        # One space between words: each `\s*` in the patterns then spans one character at
+        # most, so no title makes them backtrack (a digit before thousands of spaces cost
+        # quadratic time, half a second per title).
+        name = " ".join(str(title).split())
+        bedrooms, bathrooms = _count(_BED_BATH, name, 1), _count(_BED_BATH, name, 2)
+        rows.append((
+            _count(_BEDROOMS, name) if np.isnan(bedrooms) else bedrooms,
+            _count(_BATHROOMS, name) if np.isnan(bathrooms) else bathrooms,
+            _count(_BEDS, name), _count(_GUESTS, name), float(bool(_STUDIO.search(name))),
+        ))  # fmt: skip
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5).T
+    return dict(zip(("bedrooms", "bathrooms", "beds", "guests", "is_studio"), table, strict=True))
 
 
-def listing_features(frame: pd.DataFrame, reference_date: str) -> pd.DataFrame:
-    """Model inputs from listing rows in Inside Airbnb's columns.
+def _texts(values: Any, missing: str) -> np.ndarray:
+    """Text as a str array; None or NaN (a CSV's empty cell) becomes `missing`."""
+    return np.array([missing if v is None or v != v else str(v) for v in values], dtype=str)
+
+
+def listing_columns(listings: Sequence[Listing]) -> dict[str, list[Any]]:
+    """A request's listings as Inside Airbnb's columns."""
+    return {name: [getattr(item, name) for item in listings] for name in Listing.model_fields}
+
+
+def listing_features(columns: Mapping[str, Any], reference_date: str) -> Columns:
+    """Model inputs, in NUMERIC, CATEGORICAL, TEXT order, from listings in Inside Airbnb's
+    columns (a CSV's DataFrame or a request's `listing_columns`).
 
     `reference_date` is the latest review date in the training data: review recency is
     measured from it, and a later date (at serving time) counts as zero days.
     """
-    names = frame["name"].fillna("").astype(str)
-    last_review = pd.to_datetime(frame["last_review"], errors="coerce")
-    days = (pd.Timestamp(reference_date) - last_review).dt.days.astype(np.float64).clip(lower=0)
-    out = pd.DataFrame({
-        "latitude": frame["latitude"].astype(np.float64),
-        "longitude": frame["longitude"].astype(np.float64),
-        "log_minimum_nights": np.log1p(frame["minimum_nights"].astype(np.float64)),
-        "log_number_of_reviews": np.log1p(frame["number_of_reviews"].astype(np.float64)),
+
+    def number(column: str) -> np.ndarray:
+        return np.asarray(columns[column], dtype=np.float64)
+
+    names = _texts(columns["name"], "")
+    last_review = np.asarray(columns["last_review"], dtype="datetime64[D]")
+    days = (np.datetime64(reference_date, "D") - last_review).astype(np.float64)
+    out = {
+        "latitude": number("latitude"),
+        "longitude": number("longitude"),
+        "log_minimum_nights": np.log1p(number("minimum_nights")),
+        "log_number_of_reviews": np.log1p(number("number_of_reviews")),
         # Inside Airbnb leaves it empty exactly when a listing has no reviews.
-        "reviews_per_month": frame["reviews_per_month"].astype(np.float64).fillna(0.0),
-        "days_since_last_review": days,
-        "availability_365": frame["availability_365"].astype(np.float64),
-        "log_host_listings": np.log1p(frame["calculated_host_listings_count"].astype(np.float64)),
-    }, index=frame.index)  # fmt: skip
-    out = out.join(name_counts(names).set_axis(frame.index))
-    for column in CATEGORICAL:
-        out[column] = frame[column].fillna("unknown").astype(str)
-    out[TEXT] = names
-    return out[[*NUMERIC, *CATEGORICAL, TEXT]]
+        "reviews_per_month": np.nan_to_num(number("reviews_per_month"), nan=0.0),
+        "days_since_last_review": np.maximum(np.where(np.isnat(last_review), np.nan, days), 0),
+        "availability_365": number("availability_365"),
+        "log_host_listings": np.log1p(number("calculated_host_listings_count")),
+        **name_counts(names),
+        **{column: _texts(columns[column], "unknown") for column in CATEGORICAL},
+        TEXT: names,
+    }
+    return {column: out[column] for column in [*NUMERIC, *CATEGORICAL, TEXT]}
 
 
 def build_preprocess(config: AirbnbTrainConfig) -> Any:
@@ -291,7 +335,12 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
             (float(np.log(min(y_train.min(), y_val.min()))), float(np.log(cap))),
             int(usable.sum()), int((~usable).sum()),
         )  # fmt: skip
-        features = partial(listing_features, reference_date=cleaning.reference_date)
+
+        def features(listings: pd.DataFrame) -> pd.DataFrame:
+            columns = {name: listings[name] for name in Listing.model_fields}
+            columns["last_review"] = pd.to_datetime(listings["last_review"], errors="coerce")
+            return pd.DataFrame(listing_features(columns, cleaning.reference_date))
+
         return Listings(
             Holdout(features(train), features(test), np.log(y_train), np.log(y_test),
                     features(val), np.log(y_val)),
@@ -330,7 +379,9 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
             ridge_alpha=float(ridge.alpha_), xgboost_max_depth=depth,
             xgboost_rounds=int(boosters[depth].num_boosted_rounds()),
         )  # fmt: skip
-        return PriceModel(preprocess, candidates[winner], meta, candidates)
+        run.step("compiling the serving path")
+        artifact = PriceModel(preprocess, candidates[winner], meta, candidates)
+        return with_serving_path(artifact, split.X_test)
 
     def evaluate(
         self, artifact: PriceModel, data: Listings, config: AirbnbTrainConfig,
@@ -389,6 +440,7 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
         return {
             **dump_estimator(artifact.preprocess, PREPROCESS_FILE), **regressor,
             META_FILE: TypeAdapter(PriceMeta).dump_json(artifact.meta),
+            **compiled_files(artifact),
         }  # fmt: skip
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> PriceModel:
@@ -397,14 +449,51 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
             regressor = load_booster(files[BOOSTER_FILE], context)
         else:
             regressor = load_estimator(files, RIDGE_FILE)
-        return PriceModel(load_estimator(files, PREPROCESS_FILE), regressor, meta)
+        preprocess = load_estimator(files, PREPROCESS_FILE)
+        try:
+            replay = replay_columns(preprocess)
+        except NotReplayableError:  # a preprocessing this code no longer builds
+            replay = None
+        artifact = PriceModel(preprocess, regressor, meta, replay=replay)
+        loaded: PriceModel = with_compiled(artifact, files, context)
+        return loaded
 
     def predict(self, artifact: PriceModel, batch: Sequence[Listing]) -> list[PriceEstimate]:
-        meta = artifact.meta
-        frame = pd.DataFrame([item.model_dump() for item in batch])
-        X = artifact.preprocess.transform(listing_features(frame, meta.reference_date))
-        log_price = _clip(meta, _predict_log(meta.estimator, artifact.regressor, X))
+        features = listing_features(listing_columns(batch), artifact.meta.reference_date)
+        log_price = _clip(artifact.meta, served_log_price(artifact, features))
         return [PriceEstimate(price_usd=round(float(p), 2)) for p in np.exp(log_price)]
+
+
+def served_log_price(artifact: PriceModel, features: Columns) -> np.ndarray:
+    """The winner's log price, through the replayed preprocessing and the compiled booster
+    or the Ridge weights where the version has them, else through scikit-learn."""
+    if artifact.replay is not None:
+        X = artifact.replay.transform(features)
+    else:
+        X = artifact.preprocess.transform(pd.DataFrame(features))
+    if artifact.compiled is not None:
+        graph_output = artifact.compiled.run({"input": X.astype(np.float32)})[0]
+        return np.asarray(graph_output, dtype=np.float64).reshape(-1)
+    if artifact.meta.estimator == "ridge":
+        ridge = artifact.regressor
+        return np.asarray(X @ ridge.coef_ + ridge.intercept_, dtype=np.float64)
+    return _predict_log(artifact.meta.estimator, artifact.regressor, X)
+
+
+def with_serving_path(artifact: PriceModel, X: pd.DataFrame) -> PriceModel:
+    """The artifact with its replayed preprocessing and, for a booster, its ONNX graph;
+    refused unless they answer as the fitted pipeline on the held-out listings `X`."""
+    meta = artifact.meta
+    compiled = None
+    if meta.estimator == "xgboost":
+        n_features = len(artifact.preprocess.get_feature_names_out())
+        compiled = CompiledGraph(xgboost_graph(artifact.regressor, n_features), LoadContext())
+    served = replace(artifact, replay=replay_columns(artifact.preprocess), compiled=compiled)
+    expected = _predict_log(meta.estimator, artifact.regressor, artifact.preprocess.transform(X))
+    actual = served_log_price(served, {name: X[name].to_numpy() for name in X.columns})
+    tolerance = FLOAT32_RTOL if compiled is not None else FLOAT64_RTOL
+    check_parity("airbnb-price log price", expected, actual, rtol=tolerance)
+    return served
 
 
 def _plot_comparison(run: TrainingRun, comparison: dict[Estimator, dict[str, float]]) -> None:

@@ -1,10 +1,13 @@
-"""Module 5: linear regression of Boston house prices, with its coefficients in the report."""
+"""Module 5: linear regression of Boston house prices, with its coefficients in the report.
 
-from collections.abc import Sequence
+Served as it trained: the design matrix and the weights in NumPy, no DataFrame per request.
+"""
+
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from training.data import Holdout, SplitConfig, holdout
@@ -30,7 +33,13 @@ COLUMNS = {
     "pupil_teacher_ratio": "ptratio",
     "lower_status_population_pct": "lstat",
 }
-BostonSplit = Holdout[pd.DataFrame]  # columns of `design_matrix`; y in k USD
+_LOGGED = ("crim", "dis", "lstat")  # act multiplicatively
+FEATURE_NAMES = [
+    *(column for column in COLUMNS.values() if column not in _LOGGED),
+    *(f"log_{column}" for column in _LOGGED),
+    "rm_squared",
+]
+BostonSplit = Holdout[np.ndarray]  # rows of `design_matrix`; y in k USD
 
 
 class HouseFeatures(Schema):
@@ -61,17 +70,19 @@ class HousePricesTrainConfig(SplitConfig):
     cv_folds: int = Field(10, ge=2, description="folds of the cross-validated R² in the report")
 
 
-def design_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """Features of the linear model: raw columns plus the transforms that linearise them.
+def design_matrix(columns: Mapping[str, Any]) -> np.ndarray:
+    """Features of the linear model (FEATURE_NAMES) from the dataset's columns by name:
+    raw columns plus the transforms that linearise them.
 
     Crime, distance and lower-status share act multiplicatively (log); price rises
     faster than linearly with rooms (square).
     """
-    X = frame[list(COLUMNS.values())].astype(np.float64)
-    for column in ("crim", "dis", "lstat"):
-        X[f"log_{column}"] = np.log(X.pop(column))
-    X["rm_squared"] = X["rm"] ** 2
-    return X
+    column = {name: np.asarray(columns[name], dtype=np.float64) for name in COLUMNS.values()}
+    return np.column_stack([
+        *(column[name] for name in COLUMNS.values() if name not in _LOGGED),
+        *(np.log(column[name]) for name in _LOGGED),
+        column["rm"] ** 2,
+    ])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,8 @@ class HousePrices(
 
     def load_data(self, config: HousePricesTrainConfig, run: TrainingRun) -> BostonSplit:
         frame, target = load_boston(run, run.data_path)
-        return holdout(design_matrix(frame), target, config, stratify=False)
+        X = design_matrix({name: frame[name] for name in COLUMNS.values()})
+        return holdout(X, target, config, stratify=False)
 
     def fit(
         self, config: HousePricesTrainConfig, data: BostonSplit, run: TrainingRun
@@ -120,11 +132,10 @@ class HousePrices(
         from sklearn.linear_model import LinearRegression
         from sklearn.preprocessing import StandardScaler
 
-        X = data.X_train.to_numpy()
-        scaler = StandardScaler().fit(X)
-        regression = LinearRegression().fit(scaler.transform(X), data.y_train)
+        scaler = StandardScaler().fit(data.X_train)
+        regression = LinearRegression().fit(scaler.transform(data.X_train), data.y_train)
         return LinearModel(
-            feature_names=data.X_train.columns.to_numpy(dtype=str),
+            feature_names=np.array(FEATURE_NAMES),
             mean=scaler.mean_,
             scale=scaler.scale_,
             coef=regression.coef_,
@@ -144,7 +155,7 @@ class HousePrices(
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        predicted = artifact.predict(data.X_test.to_numpy())
+        predicted = artifact.predict(data.X_test)
         metrics = report_regression(run, data.y_test, predicted, unit="k USD")
         metrics["test_mae_k_usd"] = metrics.pop("test_mae")
         cv = cross_val_score(
@@ -152,7 +163,7 @@ class HousePrices(
             cv=KFold(config.cv_folds, shuffle=True, random_state=0), scoring="r2",
         )  # fmt: skip
         metrics |= {
-            "train_r2": float(r2_score(data.y_train, artifact.predict(data.X_train.to_numpy()))),
+            "train_r2": float(r2_score(data.y_train, artifact.predict(data.X_train))),
             "cv_r2": float(cv.mean()),
             "cv_r2_std": float(cv.std()),
         }
@@ -169,8 +180,6 @@ class HousePrices(
         return metrics
 
     def predict(self, artifact: LinearModel, batch: Sequence[HouseFeatures]) -> list[HousePrice]:
-        frame = pd.DataFrame(
-            [{COLUMNS[field]: float(value) for field, value in item} for item in batch]
-        )
-        X = design_matrix(frame).to_numpy()
+        X = design_matrix({column: [getattr(item, field) for item in batch]
+                           for field, column in COLUMNS.items()})  # fmt: skip
         return [HousePrice(median_value_k_usd=round(float(v), 3)) for v in artifact.predict(X)]

@@ -3,22 +3,28 @@
 The loans are split three ways, stratified on the outcome: a training part the trees
 learn from, a validation part that stops boosting early, ranks the tuning trials and
 picks the decision threshold, and a held-out test part that only the final metrics see.
-Regularisation is tuned by a random search over a small grid.
+Regularisation is tuned by a random search over a small grid. The booster is served as
+an ONNX graph (`compiled.onnx`) from a NumPy feature matrix.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any, Literal, get_args
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from model_registry.errors import ArtifactIntegrityError
 from training.data import Holdout, holdout
 from training.data.loaders import load_loans
-from training.frameworks.base import META_FILE
+from training.frameworks.base import META_FILE, RUNTIME
+from training.frameworks.compiled import (
+    FLOAT32_RTOL,
+    CompiledGraph,
+    check_classifier_parity,
+    xgboost_graph,
+)
 from training.frameworks.xgboost import XGBoostSpec
 from training.models._tabular import BoostingConfig, boost, boosting_params
 from training.report.classification import report_classification, report_roc
@@ -99,13 +105,20 @@ class LoanModel:
     best_iteration: int
     validation_roc_auc: float
     params: dict[str, float]  # the winning trial of SEARCH_SPACE
+    compiled: CompiledGraph | None = field(default=None, metadata=RUNTIME)  # what serves
 
 
-def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """FEATURES: numeric columns as they are, then `purpose` one-hot in PURPOSES order."""
-    purpose = frame["purpose"].to_numpy()
-    one_hot = np.column_stack([(purpose == p).astype(np.float64) for p in PURPOSES])
-    return np.hstack([frame[list(NUMERIC)].to_numpy(dtype=np.float64), one_hot])
+def feature_matrix(columns: Mapping[str, Any]) -> np.ndarray:
+    """FEATURES from columns by name (a DataFrame's or a batch's): numeric columns as they
+    are, then `purpose` one-hot in PURPOSES order."""
+    purpose = np.asarray(columns["purpose"])
+    one_hot = (purpose[:, None] == np.array(PURPOSES)).astype(np.float64)
+    numeric = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in NUMERIC])
+    return np.hstack([numeric, one_hot])
+
+
+def application_columns(batch: Sequence[LoanApplication]) -> dict[str, list[Any]]:
+    return {name: [getattr(item, name) for item in batch] for name in (*NUMERIC, "purpose")}
 
 
 def search_trials(n_trials: int, random_state: int) -> list[dict[str, float]]:
@@ -159,7 +172,8 @@ class LoanDefault(
     def load_data(self, config: LoanDefaultTrainConfig, run: TrainingRun) -> Holdout[Any]:
         frame = load_loans(run, run.data_path)
         frame.columns = [c.replace(".", "_") for c in frame.columns]
-        return holdout(feature_matrix(frame), frame[TARGET].to_numpy(dtype=np.int64), config)
+        X = feature_matrix({name: frame[name].to_numpy() for name in (*NUMERIC, "purpose")})
+        return holdout(X, frame[TARGET].to_numpy(dtype=np.int64), config)
 
     def fit(
         self, config: LoanDefaultTrainConfig, data: Holdout[Any], run: TrainingRun
@@ -191,10 +205,11 @@ class LoanDefault(
         chosen = results[number]
         run.add_table("tuning_trials", sorted(results, key=lambda r: r["validation_logloss"]))
         _plot_boosting(run, history, chosen["best_iteration"])
+        threshold = best_f1_threshold(y_val, booster.predict(validation))
+        run.step("compiling the booster to ONNX")
         return LoanModel(
-            booster, FEATURES, best_f1_threshold(y_val, booster.predict(validation)),
-            chosen["best_iteration"], chosen["validation_roc_auc"],
-            {k: chosen[k] for k in SEARCH_SPACE},
+            booster, FEATURES, threshold, chosen["best_iteration"], chosen["validation_roc_auc"],
+            {k: chosen[k] for k in SEARCH_SPACE}, compile_booster(booster, data.X_test, threshold),
         )  # fmt: skip
 
     def evaluate(
@@ -252,15 +267,38 @@ class LoanDefault(
     def predict(
         self, artifact: LoanModel, batch: Sequence[LoanApplication]
     ) -> list[LoanDefaultPrediction]:
-        X = feature_matrix(pd.DataFrame([item.model_dump() for item in batch]))
+        X = feature_matrix(application_columns(batch))
+        if artifact.compiled is not None:
+            probabilities = compiled_probability(artifact.compiled, X)
+        else:  # a version published before its booster was compiled
+            probabilities = _probabilities(artifact, X)
         return [
             LoanDefaultPrediction(default=bool(p >= artifact.threshold), probability=float(p))
-            for p in _probabilities(artifact, X)
+            for p in probabilities
         ]
 
 
 def _probabilities(artifact: LoanModel, X: np.ndarray) -> np.ndarray:
+    """The booster's own answers: what the report and the parity check read."""
     return np.asarray(artifact.booster.inplace_predict(X), dtype=np.float64)
+
+
+def compiled_probability(compiled: CompiledGraph, X: np.ndarray) -> np.ndarray:
+    """P(default) from the compiled booster, whose second output is the probabilities."""
+    probabilities = compiled.run({"input": X.astype(np.float32)})[1][:, 1]
+    return np.clip(probabilities.astype(np.float64), 0.0, 1.0)  # float32 may overshoot by an ulp
+
+
+def compile_booster(booster: Any, X: np.ndarray, threshold: float) -> CompiledGraph:
+    """The booster as an ONNX graph, refused unless it answers as the booster on the
+    held-out loans `X`."""
+    compiled = CompiledGraph(xgboost_graph(booster, len(FEATURES)), LoadContext())
+    expected = np.asarray(booster.inplace_predict(X), dtype=np.float64)
+    actual = compiled_probability(compiled, X)
+    check_classifier_parity(
+        "loan-default", expected, actual, threshold=threshold, rtol=FLOAT32_RTOL
+    )
+    return compiled
 
 
 def _cross_validated_auc(

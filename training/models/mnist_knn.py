@@ -1,12 +1,20 @@
-"""Module 6: k-nearest neighbours on MNIST, with k chosen by stratified cross-validation."""
+"""Module 6: k-nearest neighbours on MNIST, with k chosen by stratified cross-validation.
 
-from collections.abc import Sequence
+Served by a NumPy replay: one matrix product against the training digits, then the k
+nearest by `argpartition`.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from training.data import Holdout, SplitConfig
+from training.frameworks.base import RUNTIME
+from training.frameworks.compiled import FLOAT32_RTOL, check_parity
+from training.frameworks.replay import KnnReplay, replay_knn, with_replay
 from training.frameworks.sklearn import SklearnSpec
 from training.models._mnist import (
     EXAMPLE_DIGIT,
@@ -20,7 +28,7 @@ from training.report.classification import report_classification
 from training.report.figures import subplots
 from training.report.search import Searched, grid_search, report_search
 from training.run import TrainingRun
-from training.spec import Floor
+from training.spec import Floor, LoadContext
 
 Weights = Literal["uniform", "distance"]
 DIGITS = [str(digit) for digit in range(10)]
@@ -39,7 +47,21 @@ class MnistKnnTrainConfig(SplitConfig):
     cv_folds: int = Field(5, ge=2, description="stratified folds of the training part")
 
 
-class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, Searched]):
+@dataclass(frozen=True)
+class KnnModel(Searched):
+    """The chosen classifier, and its NumPy replay once loaded."""
+
+    replay: KnnReplay | None = field(default=None, metadata=RUNTIME)  # what serves
+
+
+def digit_probabilities(model: KnnModel, X: np.ndarray) -> np.ndarray:
+    """P(digit) per row, over the classifier's `classes_`."""
+    if model.replay is not None:
+        return model.replay.probabilities(X)
+    return np.asarray(model.estimator.predict_proba(X), dtype=np.float64)
+
+
+class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, MnistSplit, KnnModel]):
     name, module, kind = "mnist-knn", 6, "classifier"
     title = "k-nearest neighbours on MNIST"
     example_input = DigitImage(pixels=EXAMPLE_DIGIT)
@@ -54,20 +76,27 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
     def load_data(self, config: MnistKnnTrainConfig, run: TrainingRun) -> MnistSplit:
         return split_mnist(run, config)
 
-    def fit(self, config: MnistKnnTrainConfig, data: MnistSplit, run: TrainingRun) -> Searched:
+    def fit(self, config: MnistKnnTrainConfig, data: MnistSplit, run: TrainingRun) -> KnnModel:
         from sklearn.neighbors import KNeighborsClassifier
 
         # Brute force: in 784 dimensions trees prune almost nothing, and the artifact then
         # holds only the training images.
-        return grid_search(
+        searched = grid_search(
             KNeighborsClassifier(algorithm="brute"),
             {"n_neighbors": list(config.n_neighbors), "weights": list(config.weights)},
             data.X_train, data.y_train, folds=config.cv_folds, scoring="accuracy",
             random_state=config.random_state, run=run,
         )  # fmt: skip
+        model = with_replay(KnnModel(searched.estimator, searched.search), replay_knn)
+        # The replay is what serves: it must answer the held-out digits as the classifier.
+        expected = searched.estimator.predict_proba(data.X_test)
+        actual = digit_probabilities(model, data.X_test)
+        check_parity("mnist-knn probabilities", expected, actual, rtol=FLOAT32_RTOL)
+        check_parity("mnist-knn digit", expected.argmax(1), actual.argmax(1), rtol=0)
+        return model
 
     def evaluate(
-        self, artifact: Searched, data: MnistSplit, config: MnistKnnTrainConfig, run: TrainingRun
+        self, artifact: KnnModel, data: MnistSplit, config: MnistKnnTrainConfig, run: TrainingRun
     ) -> dict[str, float]:
         predicted = artifact.estimator.predict(data.X_test)
         metrics = report_classification(run, data.y_test, predicted, DIGITS)
@@ -100,6 +129,9 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
         figure.suptitle("Held-out digits the model gets wrong (true label read as prediction)")
         run.add_plot("mistakes", figure)
 
-    def predict(self, artifact: Searched, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
-        classifier = artifact.estimator
-        return digit_predictions(classifier.classes_, classifier.predict_proba(pixel_matrix(batch)))
+    def load(self, files: Mapping[str, bytes], context: LoadContext) -> KnnModel:
+        return with_replay(super().load(files, context), replay_knn)
+
+    def predict(self, artifact: KnnModel, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
+        probabilities = digit_probabilities(artifact, pixel_matrix(batch))
+        return digit_predictions(artifact.estimator.classes_, probabilities)

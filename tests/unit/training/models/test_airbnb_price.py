@@ -17,6 +17,7 @@ from training.models.airbnb_price import (
     clean_prices,
     listing_features,
     name_counts,
+    with_serving_path,
 )
 from training.spec import LoadContext
 
@@ -43,8 +44,8 @@ def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
 def test_name_counts_reads_rooms_written_in_titles(
     title: str, expected: tuple[float | None, ...]
 ) -> None:
-    [row] = name_counts(pd.Series([title])).to_dict("records")
-    got = tuple(None if pd.isna(v) else v for v in row.values())
+    row = [column[0] for column in name_counts([title]).values()]
+    got = tuple(None if np.isnan(v) else v for v in row)
     assert got == expected
 
 
@@ -62,9 +63,9 @@ def test_no_title_makes_the_room_patterns_backtrack(title: str) -> None:
     # 20 such titles took 10 s when whitespace runs reached the patterns (quadratic); now
     # about 0.05 s. The bound is loose on purpose: it fails only on super-linear time.
     started = time.perf_counter()
-    counts = name_counts(pd.Series([title] * 20))
+    counts = name_counts([title] * 20)
     assert time.perf_counter() - started < 1.0
-    assert len(counts) == 20
+    assert len(counts["bedrooms"]) == 20
 
 
 def test_listing_features_measure_recency_from_the_reference_date() -> None:
@@ -75,7 +76,7 @@ def test_listing_features_measure_recency_from_the_reference_date() -> None:
         {**SPEC.example_input.model_dump(), "last_review": date(2030, 1, 1)},
     ])  # fmt: skip
     features = listing_features(rows, reference_date="2025-03-16")
-    assert list(features.columns) == [*NUMERIC, *CATEGORICAL, TEXT]
+    assert list(features) == [*NUMERIC, *CATEGORICAL, TEXT]
     days = features["days_since_last_review"].tolist()
     assert days[0] == 21
     assert np.isnan(days[1])  # never reviewed: imputed in the pipeline, with an indicator
@@ -92,7 +93,7 @@ def _trained(winner: str) -> PriceModel:
     rng = np.random.default_rng(0)
     rows = pd.DataFrame([SPEC.example_input.model_dump()] * 40)
     rows["latitude"] = rng.uniform(47.5, 47.7, 40)
-    features = listing_features(rows, reference_date="2025-03-16")
+    features = pd.DataFrame(listing_features(rows, reference_date="2025-03-16"))
     y = 5 + rng.normal(scale=0.3, size=40)
     preprocess = build_preprocess(AirbnbTrainConfig(tfidf_max_features=20)).fit(features)
     X = preprocess.transform(features)
@@ -124,3 +125,17 @@ def test_save_then_load_keeps_the_file_names_of_earlier_versions(
     [before], [after] = (SPEC.predict(a, [SPEC.example_input]) for a in (artifact, loaded))
     assert after.price_usd == pytest.approx(before.price_usd)
     assert np.exp(3.0 - 1) <= after.price_usd <= np.exp(6.5 + 1)
+
+
+def test_xgboost_winner_is_served_by_its_onnx_graph_and_the_replayed_preprocessing() -> None:
+    artifact = _trained("xgboost")
+    rows = pd.DataFrame([SPEC.example_input.model_dump()] * 8)
+    rows["latitude"] = np.linspace(47.5, 47.7, 8)
+    held_out = pd.DataFrame(listing_features(rows, reference_date="2025-03-16"))
+    files = SPEC.save(with_serving_path(artifact, held_out))
+    assert "compiled.onnx" in files
+    loaded = SPEC.load(files, LoadContext())
+    assert loaded.compiled is not None
+    assert loaded.replay is not None
+    [before], [after] = (SPEC.predict(a, [SPEC.example_input]) for a in (artifact, loaded))
+    assert after.price_usd == pytest.approx(before.price_usd, rel=1e-4)

@@ -1,0 +1,350 @@
+"""Fitted scikit-learn steps replayed in NumPy: the request path without per-call overhead.
+
+scikit-learn validates, converts and dispatches on every call, which costs a millisecond
+or more whatever the batch; a request holds one or a few rows. A replay reads a fitted
+step's learned state once, when a version loads (`replay_columns`, `replay_text_model`),
+and answers with plain array arithmetic: medians, means and scales; category lookups;
+TF-IDF weights summed over a text's own terms (a sparse dot product, never a dense row of
+the whole vocabulary). Text is still split into terms by the vectorizer's own analyzer,
+so tokens cannot drift.
+
+Nothing is stored: the replay is rebuilt from the estimator the version already holds,
+so versions published before it existed are served by it too. A step it does not know
+raises `NotReplayableError`, and the model falls back to its estimator. Training checks
+each replay against its estimator on held-out rows (`compiled.check_parity`).
+"""
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+import numpy as np
+
+_UNKNOWN = "\x00not a category seen in training"
+
+
+class NotReplayableError(Exception):
+    """The estimator has a step or setting the replays do not implement."""
+
+
+ArtifactT = TypeVar("ArtifactT")
+
+
+def with_replay(artifact: ArtifactT, replay_of: Callable[[Any], Any]) -> ArtifactT:
+    """The artifact with its `replay` field built from its `estimator` by `replay_of`;
+    unchanged when the estimator has a step the replays do not know (it then serves)."""
+    try:
+        replay = replay_of(artifact.estimator)  # type: ignore[attr-defined]
+    except NotReplayableError:
+        return artifact
+    return dataclasses.replace(artifact, replay=replay)  # type: ignore[type-var]
+
+
+class ColumnStep(Protocol):
+    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(n, the step's output width) float64 for columns by name."""
+        ...
+
+
+@dataclass(frozen=True)
+class NumericReplay:
+    """SimpleImputer (NaN filled; its MissingIndicator columns appended), then StandardScaler."""
+
+    columns: list[str]
+    fill: np.ndarray
+    indicated: np.ndarray  # indices of the columns whose missingness is a feature
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.columns) + len(self.indicated)
+
+    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        X = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in self.columns])
+        missing = np.isnan(X)
+        X = np.where(missing, self.fill, X)
+        X = np.hstack([X, missing[:, self.indicated].astype(np.float64)])
+        return np.asarray((X - self.mean) / self.scale)
+
+
+def _numeric(step: Any, columns: list[str]) -> NumericReplay:
+    steps = [s for _, s in step.steps] if hasattr(step, "steps") else [step]
+    kinds = [type(s).__name__ for s in steps]
+    if kinds not in (["SimpleImputer"], ["StandardScaler"], ["SimpleImputer", "StandardScaler"]):
+        raise NotReplayableError(f"numeric steps {kinds} are not an imputer and/or a scaler")
+    imputer = steps[0] if kinds[0] == "SimpleImputer" else None
+    scaler = steps[-1] if kinds[-1] == "StandardScaler" else None
+    n = len(columns)
+    fill, indicated = np.full(n, np.nan), np.empty(0, dtype=np.int64)
+    if imputer is not None:
+        if not (isinstance(imputer.missing_values, float) and np.isnan(imputer.missing_values)):
+            raise NotReplayableError("only NaN is replayed as a missing number")
+        if np.isnan(imputer.statistics_).any() and not imputer.keep_empty_features:
+            raise NotReplayableError("an imputer that drops empty columns")
+        # A column empty in training is filled with 0 (scikit-learn's keep_empty_features).
+        fill = np.nan_to_num(imputer.statistics_.astype(np.float64), nan=0.0)
+        if imputer.indicator_ is not None:
+            indicated = np.asarray(imputer.indicator_.features_, dtype=np.int64)
+    width = n + len(indicated)
+    mean, scale = np.zeros(width), np.ones(width)
+    if scaler is not None:
+        mean = scaler.mean_ if scaler.with_mean else mean
+        scale = scaler.scale_ if scaler.with_std else scale
+    return NumericReplay(columns, fill, indicated, mean, scale)
+
+
+@dataclass(frozen=True)
+class OneHotReplay:
+    """OneHotEncoder: each column's category → its output index (-1: no column is set)."""
+
+    columns: list[str]
+    lookups: list[dict[str, int]]  # per column, offsets included
+    unknown: list[int]  # per column: where a category unseen in training goes
+    n_outputs: int
+
+    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        first = np.asarray(columns[self.columns[0]])
+        out = np.zeros((len(first), self.n_outputs))
+        for column, lookup, unknown in zip(self.columns, self.lookups, self.unknown, strict=True):
+            index = np.array([lookup.get(v, unknown) for v in columns[column]], dtype=np.int64)
+            rows = np.flatnonzero(index >= 0)
+            out[rows, index[rows]] = 1.0
+        return out
+
+
+def _one_hot(encoder: Any, columns: list[str]) -> OneHotReplay:
+    """Where the fitted encoder itself puts each category (infrequent ones included), read by
+    transforming one row per category: its rules are asked, not re-implemented."""
+    if encoder.drop is not None or encoder.handle_unknown == "error":
+        raise NotReplayableError("a one-hot encoder that drops a category or refuses unknown ones")
+    if not all(np.asarray(c).dtype.kind in "OUT" for c in encoder.categories_):
+        raise NotReplayableError("only text categories are replayed")
+    import pandas as pd
+
+    base = {c: cats[0] for c, cats in zip(columns, encoder.categories_, strict=True)}
+    lookups, unknowns, offset = [], [], 0
+    for column, categories in zip(columns, encoder.categories_, strict=True):
+        values = [*categories, _UNKNOWN]
+        rows = pd.DataFrame({c: [base[c]] * len(values) for c in columns} | {column: values})
+        infrequent = encoder.infrequent_categories_[columns.index(column)]
+        width = len(categories) - (0 if infrequent is None else len(infrequent) - 1)
+        with warnings.catch_warnings():  # the unseen category is sent on purpose
+            warnings.simplefilter("ignore")
+            block = np.asarray(encoder.transform(rows))[:, offset : offset + width]
+        where = [int(np.argmax(row)) + offset if row.any() else -1 for row in block]
+        lookups.append(dict(zip(categories, where[:-1], strict=True)))
+        unknowns.append(where[-1])
+        offset += width
+    return OneHotReplay(columns, lookups, unknowns, offset)
+
+
+Terms = tuple[np.ndarray, np.ndarray]
+"""A text's TF-IDF as (term indices, weights): the terms it has, nothing else."""
+
+
+@dataclass(frozen=True)
+class TfidfReplay:
+    """TfidfVectorizer: the vectorizer's own analyzer, then counts, tf, idf and the norm."""
+
+    analyze: Callable[[str], list[str]]
+    vocabulary: Mapping[str, int]
+    idf: np.ndarray | None
+    sublinear_tf: bool
+    binary: bool
+    norm: str | None
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.vocabulary)
+
+    def terms(self, text: str) -> Terms:
+        counts: dict[int, int] = {}
+        for token in self.analyze(text):
+            index = self.vocabulary.get(token)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.binary:
+            weights = np.ones_like(weights)
+        elif self.sublinear_tf:
+            weights = np.log(weights) + 1.0
+        if self.idf is not None:
+            weights = weights * self.idf[indices]
+        if self.norm == "l2" and len(weights):
+            weights = weights / np.sqrt(weights @ weights)
+        elif self.norm == "l1" and len(weights):
+            weights = weights / np.abs(weights).sum()
+        return indices, weights
+
+    def transform(self, columns: Mapping[str, np.ndarray], column: str = "") -> np.ndarray:
+        texts = columns[column]
+        out = np.zeros((len(texts), self.n_outputs))
+        for row, text in enumerate(texts):
+            indices, weights = self.terms(str(text))
+            out[row, indices] = weights
+        return out
+
+
+def _tfidf(vectorizer: Any) -> TfidfReplay:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not isinstance(vectorizer, TfidfVectorizer) or vectorizer.norm not in ("l1", "l2", None):
+        raise NotReplayableError(f"{vectorizer!r} is not a replayable TfidfVectorizer")
+    return TfidfReplay(
+        vectorizer.build_analyzer(), vectorizer.vocabulary_,
+        vectorizer.idf_ if vectorizer.use_idf else None,
+        vectorizer.sublinear_tf, vectorizer.binary, vectorizer.norm,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _TextColumn:
+    tfidf: TfidfReplay
+    column: str
+
+    @property
+    def n_outputs(self) -> int:
+        return self.tfidf.n_outputs
+
+    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.tfidf.transform(columns, self.column)
+
+
+@dataclass(frozen=True)
+class ColumnsReplay:
+    """A ColumnTransformer with dense output: each step's block, side by side."""
+
+    steps: list[ColumnStep]
+
+    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.hstack([step.transform(columns) for step in self.steps])
+
+
+def replay_columns(transformer: Any) -> ColumnsReplay:
+    """A fitted ColumnTransformer of numeric pipelines, one-hot encoders and TF-IDF."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import OneHotEncoder
+
+    steps: list[ColumnStep] = []
+    for name, step, columns in transformer.transformers_:
+        if step == "drop" or (name == "remainder" and not len(columns)):
+            continue
+        if isinstance(step, TfidfVectorizer) and isinstance(columns, str):
+            steps.append(_TextColumn(_tfidf(step), columns))
+        elif isinstance(step, OneHotEncoder):
+            steps.append(_one_hot(step, list(columns)))
+        elif step == "passthrough" or isinstance(columns, str):
+            raise NotReplayableError(f"column step {name!r} is not replayed")
+        else:
+            steps.append(_numeric(step, list(columns)))
+    return ColumnsReplay(steps)
+
+
+@dataclass(frozen=True)
+class TextLinearReplay:
+    """TF-IDF features (one vectorizer, or a FeatureUnion of them) then a linear head:
+    `scores` are the head's decision values, or a naive Bayes' joint log-likelihoods."""
+
+    parts: list[tuple[TfidfReplay, int]]  # each vectorizer and its first feature's column
+    weights: np.ndarray  # (n_features, n_scores)
+    intercept: np.ndarray  # (n_scores,)
+    link: Literal["logistic", "softmax"] | None  # scores → probabilities; None: no probabilities
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, n_classes), as the classifier's `predict_proba` computes them."""
+        scores = self.scores(texts)
+        if self.link == "logistic":  # a binary logistic regression's one decision value
+            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        if self.link == "softmax":
+            exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+            return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+        raise NotReplayableError("this classifier gives no probabilities")
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.tile(self.intercept, (len(texts), 1))
+        for row, text in enumerate(texts):
+            for tfidf, offset in self.parts:
+                indices, values = tfidf.terms(text)
+                out[row] += values @ self.weights[indices + offset]
+        return out
+
+
+def replay_text_model(pipeline: Any) -> TextLinearReplay:
+    """A fitted Pipeline of TF-IDF then LinearSVC, LogisticRegression or MultinomialNB."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.svm import LinearSVC
+
+    steps = getattr(pipeline, "steps", [])
+    if len(steps) != 2:
+        raise NotReplayableError("a text model is a vectorizer step, then a classifier")
+    features, head = steps[0][1], steps[1][1]
+    vectorizers = (
+        [step for _, step in features.transformer_list]
+        if isinstance(features, FeatureUnion)
+        else [features]
+    )
+    parts, offset = [], 0
+    for vectorizer in vectorizers:
+        replay = _tfidf(vectorizer)
+        parts.append((replay, offset))
+        offset += replay.n_outputs
+    link: Literal["logistic", "softmax"] | None = None
+    if isinstance(head, LinearSVC | LogisticRegression):
+        weights, intercept = head.coef_.T, np.atleast_1d(head.intercept_)
+        if isinstance(head, LogisticRegression):
+            link = "logistic" if len(head.classes_) == 2 else "softmax"
+    elif isinstance(head, MultinomialNB):
+        weights, intercept, link = head.feature_log_prob_.T, head.class_log_prior_, "softmax"
+    else:
+        raise NotReplayableError(f"{type(head).__name__} is not a linear text classifier")
+    return TextLinearReplay(parts, np.ascontiguousarray(weights, dtype=np.float64),
+                            np.asarray(intercept, dtype=np.float64), link)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class KnnReplay:
+    """KNeighborsClassifier (brute force, Euclidean): one matrix product against the
+    training points, then `argpartition` for the k nearest and their weighted votes."""
+
+    points: np.ndarray  # (n_train, n_features) float32, the estimator's own array
+    squared_norms: np.ndarray  # (n_train,) float32
+    labels: np.ndarray  # (n_train,) index into the classes
+    n_classes: int
+    k: int
+    is_distance_weighted: bool
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """(n, n_classes), as the classifier's `predict_proba` computes them."""
+        X = np.asarray(X, dtype=np.float32)
+        # ‖x - p‖² without the ‖x‖² term, which ranks no neighbour above another.
+        ranking = self.squared_norms - 2.0 * (X @ self.points.T)
+        nearest = np.argpartition(ranking, self.k - 1, axis=1)[:, : self.k]
+        weights = np.ones(nearest.shape)
+        if self.is_distance_weighted:
+            # Distances of the chosen few recomputed in float64, as scikit-learn's are.
+            difference = self.points[nearest].astype(np.float64) - X[:, None, :]
+            distance = np.sqrt(np.einsum("nkd,nkd->nk", difference, difference))
+            exact = distance == 0  # a training point itself: it alone decides
+            weights = np.where(exact.any(axis=1, keepdims=True), exact, 1.0 / distance)
+        votes = np.zeros((len(X), self.n_classes))
+        np.add.at(votes, (np.arange(len(X))[:, None], self.labels[nearest]), weights)
+        return np.asarray(votes / votes.sum(axis=1, keepdims=True))
+
+
+def replay_knn(classifier: Any) -> KnnReplay:
+    """A fitted KNeighborsClassifier with uniform or inverse-distance weights."""
+    metric = (classifier.effective_metric_, classifier.weights, classifier.outputs_2d_)
+    if metric[0] != "euclidean" or metric[1] not in ("uniform", "distance") or metric[2]:
+        raise NotReplayableError(f"k-NN with {metric} is not replayed")
+    points = np.ascontiguousarray(classifier._fit_X, dtype=np.float32)
+    return KnnReplay(
+        points, np.einsum("nd,nd->n", points, points), np.asarray(classifier._y),
+        len(classifier.classes_), int(classifier.n_neighbors), classifier.weights == "distance",
+    )  # fmt: skip
