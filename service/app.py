@@ -17,10 +17,11 @@ from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.multi_model import HostError, ModelHost
-from service.routes import health, models
+from service.routes import health, models, ui
 from service.routes.classify import build_classify_router
 from service.routes.docs import install_docs
 from service.routes.multi_model import build_multi_model_router
+from service.routes.oip import build_oip_router
 from service.routes.predict import build_predict_router
 from service.routes.recommend import build_recommend_router
 from service.runtime import Inference, LoadedModels
@@ -98,11 +99,12 @@ def create_app(
     install_docs(app)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(ui.router)  # the dashboard; pages stay out of the OpenAPI document
     # The inference routes ask for a token only on a server that has one; the OpenAPI
     # document then declares it, and only then.
     guarded = settings.api_token is not None
     for router in (build_predict_router(catalog), build_classify_router(catalog),
-                   build_recommend_router(catalog)):  # fmt: skip
+                   build_recommend_router(catalog), build_oip_router(catalog)):  # fmt: skip
         app.include_router(
             router,
             dependencies=[ApiToken] if guarded else None,

@@ -48,3 +48,12 @@ def test_contingency_table_cells_are_budgeted_per_request(client: TestClient) ->
     assert "252,500 table cells" in over.json()["detail"]
     within = client.post("/v1/models/titanic-chi2/predict", json={"instances": [{"table": table}]})
     assert within.status_code == 200, within.text
+
+
+def test_text_characters_are_budgeted_per_request(client: TestClient) -> None:
+    message = {"text": "win a free prize now " * 238}  # 4,998 characters
+    over = client.post("/v1/models/spam-svm/predict", json={"instances": [message] * 201})
+    assert (over.status_code, over.json()["code"]) == (422, "work_budget_exceeded")
+    assert "characters" in over.json()["detail"]
+    within = client.post("/v1/models/spam-svm/predict", json={"instances": [message] * 3})
+    assert within.status_code == 200, within.text
