@@ -17,7 +17,6 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ from service import ServiceSettings, create_app
 from service.import_guard import TRAINING_ONLY
 from service.routes.sagemaker import build_sagemaker_router
 from service.settings import SAGEMAKER_MAX_BODY_BYTES, SageMakerEnvironment
+from tests.dockerfile import dockerfile_stages, lineage
 from tests.e2e.conftest import practica_command
 from tests.e2e.containers import (
     IRIS,
@@ -430,41 +430,6 @@ def test_a_busy_port_is_refused_before_loading(bundle: Path, tmp_path: Path) -> 
 
 
 # ----------------------------------------------------------------- the Dockerfile
-
-
-@dataclass
-class Stage:
-    name: str
-    parent: str
-    instructions: list[tuple[str, str]]
-
-    def last(self, keyword: str) -> str | None:
-        found = [argument for instruction, argument in self.instructions if instruction == keyword]
-        return found[-1] if found else None
-
-
-def dockerfile_stages() -> dict[str, Stage]:
-    """The stages of the Dockerfile, with their instructions (continuations joined)."""
-    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
-    stages: dict[str, Stage] = {}
-    current: Stage | None = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        keyword, _, argument = line.strip().partition(" ")
-        if keyword.upper() == "FROM":
-            parent, _, name = argument.partition(" AS ")
-            current = stages[name.strip()] = Stage(name.strip(), parent.strip(), [])
-        elif current is not None:
-            current.instructions.append((keyword.upper(), argument.strip()))
-    return stages
-
-
-def lineage(stages: dict[str, Stage], name: str) -> list[Stage]:
-    chain = [stages[name]]
-    while chain[-1].parent in stages:
-        chain.append(stages[chain[-1].parent])
-    return chain
 
 
 def test_dockerfile_serving_target_is_sagemakers_contract() -> None:

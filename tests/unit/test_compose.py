@@ -5,7 +5,6 @@ stage would otherwise cause silently (compose passes unknown variables along, an
 pydantic-settings ignores them).
 """
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 
 from service.cli import app
 from service.settings import ServiceSettings
+from tests.dockerfile import entrypoints
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -36,19 +36,6 @@ AWS_VARIABLES = {
 }
 
 
-def _dockerfile_stages() -> dict[str, list[str] | None]:
-    """Each stage of the Dockerfile with its ENTRYPOINT (None: inherited or unset)."""
-    stages: dict[str, list[str] | None] = {}
-    current = None
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if stage := re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE):
-            current = stage.group(1)
-            stages[current] = None
-        elif line.startswith("ENTRYPOINT") and current is not None:
-            stages[current] = json.loads(line.removeprefix("ENTRYPOINT"))
-    return stages
-
-
 def _interpolate(argument: str) -> str:
     """Compose's `${NAME:-default}` with NAME unset; a bare `${NAME}` would be empty."""
     assert not re.search(r"\$\{\w+\}", argument), f"{argument!r} has no default"
@@ -62,7 +49,7 @@ def _environment(service: str) -> dict[str, Any]:
 
 
 def test_images_are_built_from_stages_of_the_dockerfile() -> None:
-    stages = _dockerfile_stages()
+    stages = entrypoints()
     built = {name: service["build"] for name, service in SERVICES.items() if "build" in service}
     assert {"api", "trainer"} <= set(built)
     assert built["api"]["target"] == "serving"
@@ -105,7 +92,7 @@ def test_replicas_and_trainer_share_one_registry() -> None:
 def test_commands_are_valid_practica_commands(service: str) -> None:
     definition = SERVICES[service]
     target = definition["build"]["target"]
-    entrypoint = definition.get("entrypoint", _dockerfile_stages()[target])
+    entrypoint = definition.get("entrypoint", entrypoints()[target])
     assert entrypoint == ["practica"]
     name, *arguments = (_interpolate(argument) for argument in definition["command"])
     cli: Any = typer.main.get_command(app)

@@ -5,8 +5,6 @@ stage would otherwise cause silently (Kubernetes passes unknown variables along,
 pydantic-settings ignores them).
 """
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import yaml
 from service.app import create_app
 from service.cli import app as cli_app
 from service.settings import ServiceSettings
+from tests.dockerfile import entrypoints
 from tests.fakes import EchoSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,19 +53,6 @@ def only_container(workload: dict[str, Any]) -> dict[str, Any]:
     (container,) = workload["spec"]["template"]["spec"]["containers"]
     assert isinstance(container, dict)
     return container
-
-
-def dockerfile_entrypoints() -> dict[str, list[str] | None]:
-    """Each stage of the Dockerfile with its ENTRYPOINT (None: inherited or unset)."""
-    stages: dict[str, list[str] | None] = {}
-    current = None
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if stage := re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE):
-            current = stage.group(1)
-            stages[current] = None
-        elif line.startswith("ENTRYPOINT") and current is not None:
-            stages[current] = json.loads(line.removeprefix("ENTRYPOINT"))
-    return stages
 
 
 def environment(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -147,7 +133,7 @@ def test_tokens_and_the_database_password_come_from_the_secret() -> None:
 def test_the_deployment_serves_on_the_port_its_probes_and_service_use(tmp_path: Path) -> None:
     container = only_container(manifest("Deployment"))
     # The serving image's entrypoint is SageMaker's: the command replaces it.
-    assert dockerfile_entrypoints()["serving"] == ["practica", "container"]
+    assert entrypoints()["serving"] == ["practica", "container"]
     assert container["command"] == ["practica"]
     name, options = cli_params(container["args"])
     assert name == "serve"
@@ -194,7 +180,7 @@ def test_the_job_trains_every_model_with_the_trainer_entrypoint() -> None:
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     container = only_container(job)
     assert "command" not in container, "the trainer target's ENTRYPOINT runs the args"
-    assert dockerfile_entrypoints()["trainer"] == ["practica"]
+    assert entrypoints()["trainer"] == ["practica"]
     name, options = cli_params(container["args"])
     assert name == "train"
     assert options["all_models"] is True
