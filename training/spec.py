@@ -277,12 +277,14 @@ AnyModelSpec = ModelSpec[Any, Any, Any, Any, Any]
 class Predictor:
     """A spec bound to one loaded version: what the server keeps in memory."""
 
-    __slots__ = ("artifact", "spec", "version")
+    __slots__ = ("artifact", "call_s", "spec", "version")
 
     def __init__(self, spec: AnyModelSpec, version: int, artifact: Any) -> None:
         self.spec = spec
         self.version = version
         self.artifact = artifact
+        self.call_s = float("inf")
+        """What one instance costs, as the server measured it at load (unknown: infinite)."""
 
     def predict(self, batch: Sequence[Any]) -> list[Any]:
         return self.spec.predict(self.artifact, batch)

@@ -2,8 +2,9 @@
 /classify, /recommend) calls `Inference.infer` and only adapts its input and output.
 
 Lookup, pinned-version loading, batching, metrics and the thread-pool call live here
-once. The event loop never runs a model: a request makes exactly one thread-pool hop,
-the model call (or, when batched, the batch's call it shares).
+once. A request makes at most one thread-pool hop, the model call (or, when batched, the
+batch's call it shares), and none when the call costs less than the hop would: a model
+answering in microseconds (PCA, a linear model, a compiled graph) runs on the event loop.
 """
 
 import asyncio
@@ -18,6 +19,11 @@ from service.metrics import ServiceMetrics
 from service.runtime.batching import MicroBatcher
 from service.runtime.loaded_models import LoadedModels
 from training import BatchPolicy, PredictionError, Predictor
+
+INLINE_BUDGET_S = 100e-6
+"""A call expected to take less runs on the event loop: a thread-pool hop (handing the
+call over and waking the loop again) costs about as much, and the loop is held no longer
+than by parsing a request."""
 
 
 class InferenceTimeoutError(Exception):
@@ -117,6 +123,8 @@ class Inference:
     ) -> list[Any]:
         policy = self._policies[name]
         if not (self._batching and policy.is_enabled):
+            if predictor.call_s * len(instances) <= INLINE_BUDGET_S:
+                return predictor.predict(instances)
             return await run_in_threadpool(predictor.predict, instances)
         key = (name, predictor.version)
         entry = self._batchers.get(key)

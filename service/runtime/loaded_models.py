@@ -8,6 +8,7 @@ does not block a pinned load or a swap of another model; only the swap itself do
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -203,4 +204,25 @@ class LoadedModels:
         record = self._registry.get_version(name, version)
         artifact_files = [f for f in record.files if not f.startswith(REPORT_PREFIX)]
         artifact = spec.load(self._registry.read_files(record, artifact_files), self._context)
-        return Predictor(spec, version, artifact)
+        predictor = Predictor(spec, version, artifact)
+        predictor.call_s = measured_call_s(predictor)
+        return predictor
+
+
+def measured_call_s(predictor: Predictor, calls: int = 3) -> float:
+    """The fastest of a few calls on the model's example: what one instance costs.
+
+    It decides whether a request's call may run on the event loop (see `Inference`), and
+    warms the model up before the first request. A model the example fails on is never
+    run there.
+    """
+    example = [predictor.spec.example_input]
+    fastest = float("inf")
+    for _ in range(calls):
+        started = time.perf_counter()
+        try:
+            predictor.predict(example)
+        except Exception:  # the first real request will say what is wrong
+            return float("inf")
+        fastest = min(fastest, time.perf_counter() - started)
+    return fastest

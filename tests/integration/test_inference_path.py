@@ -3,12 +3,13 @@
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import httpx
+import numpy as np
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine
@@ -16,8 +17,16 @@ from sqlalchemy.orm import sessionmaker
 
 from model_registry import ModelRegistry, RegistrySettings, RegistryUnavailableError
 from service import ServiceSettings, create_app
-from tests.fakes import EchoArtifact, EchoSpec, SlowEchoSpec, publish_fake_version
-from training import LoadContext
+from service.runtime.loaded_models import measured_call_s
+from tests.fakes import (
+    EchoArtifact,
+    EchoInput,
+    EchoOutput,
+    EchoSpec,
+    SlowEchoSpec,
+    publish_fake_version,
+)
+from training import LoadContext, Predictor
 
 FAKES = [EchoSpec(), SlowEchoSpec()]
 
@@ -60,13 +69,40 @@ def count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_predict_request_makes_exactly_one_thread_pool_hop(
-    client: httpx.AsyncClient, count_hops: list[str]
+async def test_a_predict_request_makes_one_thread_pool_hop_or_none_if_cheaper(
+    home: Path, count_hops: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
-    assert response.status_code == 200, response.text
-    assert response.json()["predictions"] == [{"value": 11.0, "batch_size": 1}]
-    assert len(count_hops) == 1, count_hops
+    """The model call is the only hop, and a call cheaper than a hop makes none: the cost
+    measured at load decides, per instance, so a large enough batch hops again."""
+    measured = {"echo": 20e-6, "slow-echo": 0.03}  # what the load measured, fixed here
+    monkeypatch.setattr(
+        "service.runtime.loaded_models.measured_call_s", lambda p: measured[p.spec.name]
+    )
+    app = create_app(ServiceSettings(home=home, log_json=False, batching=False), catalog=FAKES)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        count_hops.clear()  # the start's own
+        cheap = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+        assert cheap.json()["predictions"] == [{"value": 11.0, "batch_size": 1}]
+        assert count_hops == []
+        await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}] * 6})
+        await client.post("/v1/models/slow-echo/predict", json={"instances": [{"value": 1}]})
+        assert len(count_hops) == 2, count_hops  # six instances cost a hop; slow-echo one
+        assert all("Predictor.predict" in hop for hop in count_hops)
+
+
+class RefusingSpec(EchoSpec):
+    def predict(self, artifact: EchoArtifact, batch: Sequence[EchoInput]) -> list[EchoOutput]:
+        raise RuntimeError("this model cannot answer its own example")
+
+
+async def test_the_cost_of_a_call_is_measured_on_the_example_at_load() -> None:
+    artifact = EchoArtifact(offset=np.array(0.0))
+    assert measured_call_s(Predictor(SlowEchoSpec(), 1, artifact)) >= SlowEchoSpec.call_s
+    # A model that fails on its example is never run on the event loop.
+    assert measured_call_s(Predictor(RefusingSpec(), 1, artifact)) == float("inf")
 
 
 async def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
