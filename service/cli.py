@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from model_registry import ModelRegistry, RegistryError, export_bundle, import_bundle
-from service.settings import UVICORN_OPTIONS, ServiceSettings
+from service.settings import UVICORN_OPTIONS, ServiceSettings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from training import AnySpec, Profile
@@ -84,10 +84,18 @@ def _first_line(error: BaseException) -> str:
 def _registry() -> Iterator[ModelRegistry]:
     """The configured registry, closed afterwards; its errors end the command in one line."""
     try:
-        with ModelRegistry.from_settings(ServiceSettings()) as registry:
+        with ModelRegistry.from_settings(_settings()) as registry:
             yield registry
     except RegistryError as error:
         _fail(_first_line(error))
+
+
+def _settings() -> ServiceSettings:
+    """The PRACTICA_* settings; a variable that cannot be used ends the command in one line."""
+    try:
+        return load_settings(ServiceSettings)
+    except SettingsError as error:
+        _fail(str(error))
 
 
 class _BarListener:
@@ -243,6 +251,7 @@ def serve(
 
     from service.metrics import MULTIPROCESS_DIR
 
+    _settings()  # each worker reads them again; a bad one is said here, once, in one line
     console.print(f"Serving on http://{host}:{port}  (docs at /docs)")
     with tempfile.TemporaryDirectory(prefix="practica-metrics-") as metrics_dir:
         if workers > 1:  # the workers count together (see service.metrics)

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -47,7 +46,13 @@ from model_registry import ModelRegistry, RegistryError, RegistrySettings, impor
 from model_registry.bundle import MANIFEST, BundleManifest
 from service.errors import error_body
 from service.logging import configure_logging
-from service.settings import UVICORN_OPTIONS, SageMakerEnvironment, ServiceSettings
+from service.settings import (
+    UVICORN_OPTIONS,
+    SageMakerEnvironment,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from service.runtime import LoadedModels
@@ -110,13 +115,9 @@ def read_environment() -> tuple[SageMakerEnvironment, ServiceSettings]:
 
 def _settings(settings_type: type[SettingsT]) -> SettingsT:
     try:
-        return settings_type()
-    except ValidationError as error:
-        prefix = settings_type.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
-        )
-        raise ContainerError(f"invalid environment: {problems}") from None
+        return load_settings(settings_type)
+    except SettingsError as error:
+        raise ContainerError(str(error)) from None
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

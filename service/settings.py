@@ -3,9 +3,9 @@ and the `SAGEMAKER_*` variables SageMaker sets for the container."""
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model_registry import RegistrySettings
@@ -80,6 +80,15 @@ class ServiceSettings(RegistrySettings):
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"
 
+    @field_validator("admin_token", "api_token")
+    @classmethod
+    def _not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty token would leave the routes it guards open, or closed to everyone,
+        # without a word: a set variable must hold a secret.
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("is set but empty: set a secret, or unset it")
+        return token
+
 
 class SageMakerEnvironment(BaseSettings):
     """What SageMaker tells the container (`practica container serve`) through its environment."""
@@ -106,6 +115,27 @@ class SageMakerEnvironment(BaseSettings):
         return self.base_dir / "models"
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class SettingsError(ValueError):
+    """Settings the environment gives that cannot be used; the message names each variable."""
+
+
+def load_settings(settings_type: type[SettingsT]) -> SettingsT:
+    """`settings_type` read from the environment; SettingsError naming each bad variable."""
+    try:
+        return settings_type()
+    except ValidationError as error:
+        prefix = settings_type.model_config.get("env_prefix", "")
+        problems = "; ".join(
+            f"{prefix}{'_'.join(map(str, e['loc'])).upper()}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in error.errors()
+        )
+        raise SettingsError(f"invalid environment: {problems}") from None
+
+
 @lru_cache
 def get_settings() -> ServiceSettings:
-    return ServiceSettings()
+    return load_settings(ServiceSettings)

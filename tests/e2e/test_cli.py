@@ -92,3 +92,16 @@ def test_a_command_that_did_nothing_fails(tmp_path: Path) -> None:
     nothing = run(["export", "--out", str(out)], tmp_path / "empty-home", check=False)
     assert "no version to export" in one_error_line(nothing)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("variable", ["PRACTICA_ADMIN_TOKEN", "PRACTICA_API_TOKEN"])
+def test_an_empty_token_is_refused_by_name_before_serving(variable: str, tmp_path: Path) -> None:
+    """An empty token would leave its routes open, or shut to everyone, without a word."""
+    refused = subprocess.run(
+        [*practica_command(), "serve", "--port", "1"],
+        env={**os.environ, "PRACTICA_HOME": str(tmp_path), variable: " "},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"{variable}: is set but empty" in one_error_line(refused)
