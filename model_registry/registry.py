@@ -17,6 +17,7 @@ from model_registry.database import create_registry_engine, upgrade_schema
 from model_registry.errors import (
     AliasNotFoundError,
     ModelNotFoundError,
+    PinConflictError,
     RegistryError,
     RegistryUnavailableError,
     VersionConflictError,
@@ -230,6 +231,8 @@ class ModelRegistry:
         self, name: str, *, version: int | None = None, alias: str | None = None
     ) -> ModelVersion:
         """The version a request means: pinned number, named alias, or the serving default."""
+        if version is not None and alias is not None:
+            raise PinConflictError(name)
         if version is not None:
             return self.get_version(name, version)
         model = self.get_model(name)

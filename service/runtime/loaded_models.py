@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from model_registry import (
     ModelNotFoundError,
     ModelRegistry,
+    PinConflictError,
     RegisteredModel,
     RegistryError,
     RegistryUnavailableError,
@@ -84,6 +85,8 @@ class LoadedModels:
         """The loaded predictor a request means, or None when it must be loaded first."""
         if name not in self.specs:
             raise ModelNotFoundError(name)
+        if version is not None and alias is not None:
+            raise PinConflictError(name)
         if alias is not None:
             model = self._snapshot.get(name)
             if model is None or alias not in model.aliases:

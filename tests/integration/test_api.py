@@ -61,6 +61,17 @@ def test_version_and_alias_pinning(client: TestClient) -> None:
     )
 
 
+def test_a_version_and_an_alias_together_are_refused_on_every_route(client: TestClient) -> None:
+    """Which of the two is meant cannot be guessed: predict and report refuse alike."""
+    both = "version=1&alias=production"
+    for answer in (
+        client.post(f"/v1/models/iris-pca/predict?{both}", json={"instances": [IRIS]}),
+        client.get(f"/v1/models/iris-pca/report?{both}"),
+    ):
+        assert (answer.status_code, answer.json()["code"]) == (422, "version_and_alias")
+        assert "not both" in answer.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("method", "url"),
     [
