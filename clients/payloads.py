@@ -1,9 +1,11 @@
 """The API's response bodies as the client sees them (mirrors /openapi.json, no server import)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+
+OutT = TypeVar("OutT", bound=BaseModel)
 
 
 class ModelSummary(BaseModel):
@@ -34,9 +36,19 @@ class ModelDetail(ModelSummary):
 
 
 class Prediction(BaseModel):
+    """A predict or classify answer, each prediction as the JSON object the server sent."""
+
     model: str
     version: int
     predictions: list[dict[str, Any]]
+
+
+class TypedPrediction(BaseModel, Generic[OutT]):
+    """The same answer with each prediction validated into the caller's own pydantic class."""
+
+    model: str
+    version: int
+    predictions: list[OutT]
 
 
 class PlotLink(BaseModel):
@@ -57,6 +69,22 @@ class AliasMoved(BaseModel):
     model: str
     alias: str
     version: int
+
+
+class RecommendedMovie(BaseModel):
+    title: str
+    score: float
+
+
+class Recommendations(BaseModel):
+    model: str
+    version: int
+    matched_title: str
+    recommendations: list[RecommendedMovie]
+
+
+class Health(BaseModel):
+    status: str
 
 
 class Readiness(BaseModel):

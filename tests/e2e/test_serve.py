@@ -13,6 +13,7 @@ from clients import (
     InvalidInputError,
     NotFoundError,
     PracticaClient,
+    RetryPolicy,
     UnauthorizedError,
 )
 from tests.e2e.conftest import ADMIN_TOKEN, Server, practica_command
@@ -66,7 +67,8 @@ def test_alias_moves_under_load_drop_no_request(server: Server) -> None:
     counts = [0]
 
     def hammer() -> None:
-        with PracticaClient(server.url) as client:
+        # Sent once each: a retried 503 would hide the very drop this test looks for.
+        with PracticaClient(server.url, retry=RetryPolicy(max_attempts=1)) as client:
             while not stop.is_set():
                 try:
                     seen.add(client.predict("titanic-survival", [PASSENGER] * 5).version)
