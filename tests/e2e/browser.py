@@ -57,9 +57,12 @@ def _missing_browser() -> str | None:
     return f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium`"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API lives it keeps its event loop
+# marked as running in this thread, and every later `asyncio.run` (the async client's
+# tests, anyio's) would then refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium process for the whole session; each test opens its own context."""
+    """One Chromium process per test module; each test opens its own context."""
     problem = _missing_browser()
     if problem is not None:
         if BROWSER_REQUIRED:
