@@ -5,7 +5,6 @@ RegistryError
  ├── ModelNotFoundError        no such registered model
  ├── VersionNotFoundError      the model exists, the version does not
  ├── AliasNotFoundError        the model exists, the alias does not
- ├── PinConflictError          a request names both a version and an alias
  ├── VersionConflictError      an import would overwrite a different version with the same number
  ├── ArtifactMissingError      metadata names a blob the store does not hold
  ├── ArtifactIntegrityError    a blob's sha256 differs from the one recorded: refused
@@ -40,17 +39,6 @@ class AliasNotFoundError(RegistryError):
         super().__init__(f"model {name!r} has no alias {alias!r}")
         self.name = name
         self.alias = alias
-
-
-class PinConflictError(RegistryError, ValueError):
-    """A version and an alias both named: which one is meant cannot be guessed."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"pin a version of {name!r} with ?version= or with ?alias=, not both: an alias "
-            "names a version itself"
-        )
-        self.name = name
 
 
 class VersionConflictError(RegistryError):

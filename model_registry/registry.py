@@ -17,7 +17,6 @@ from model_registry.database import create_registry_engine, upgrade_schema
 from model_registry.errors import (
     AliasNotFoundError,
     ModelNotFoundError,
-    PinConflictError,
     RegistryError,
     RegistryUnavailableError,
     VersionConflictError,
@@ -230,9 +229,8 @@ class ModelRegistry:
     def resolve(
         self, name: str, *, version: int | None = None, alias: str | None = None
     ) -> ModelVersion:
-        """The version a request means: pinned number, named alias, or the serving default."""
-        if version is not None and alias is not None:
-            raise PinConflictError(name)
+        """The version a request means: pinned number (which wins over an alias named too),
+        named alias, or the serving default."""
         if version is not None:
             return self.get_version(name, version)
         model = self.get_model(name)

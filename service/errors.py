@@ -20,7 +20,6 @@ from model_registry import (
     ArtifactMissingError,
     InvalidNameError,
     ModelNotFoundError,
-    PinConflictError,
     RegistryUnavailableError,
     VersionNotFoundError,
 )
@@ -46,7 +45,6 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     WorkBudgetError: (422, "work_budget_exceeded"),
     RegistryUnavailableError: (503, "registry_unavailable"),
     InvalidNameError: (422, "invalid_name"),
-    PinConflictError: (422, "version_and_alias"),
     ArtifactIntegrityError: (503, "artifact_integrity"),
     ArtifactMissingError: (503, "artifact_missing"),
     UnsupportedImageError: (415, "unsupported_image"),

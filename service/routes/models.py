@@ -37,7 +37,8 @@ VersionQuery = Annotated[
     int | None, Query(ge=1, le=MAX_REQUESTED_VERSION, description="a version number")
 ]
 AliasQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="an alias")
+    str | None,
+    Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="an alias (a ?version= wins)"),
 ]
 UNAVAILABLE = (503, "the registry's database, or a stored file, cannot be read now")
 LIST_ERRORS = error_responses(UNAVAILABLE)

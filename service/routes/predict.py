@@ -83,7 +83,11 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
             int | None, Query(ge=1, le=MAX_REQUESTED_VERSION, description="pin a version")
         ] = None,
         alias: Annotated[
-            str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="pin an alias")
+            str | None,
+            Query(
+                pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+                description="pin an alias (a ?version= given too wins)",
+            ),
         ] = None,
     ) -> Response:
         model_var.set(name)

@@ -16,7 +16,6 @@ from concurrent.futures import Future
 from model_registry import (
     ModelNotFoundError,
     ModelRegistry,
-    PinConflictError,
     RegisteredModel,
     RegistryError,
     RegistryUnavailableError,
@@ -85,9 +84,7 @@ class LoadedModels:
         """The loaded predictor a request means, or None when it must be loaded first."""
         if name not in self.specs:
             raise ModelNotFoundError(name)
-        if version is not None and alias is not None:
-            raise PinConflictError(name)
-        if alias is not None:
+        if alias is not None and version is None:  # a pinned number wins, as in the registry
             model = self._snapshot.get(name)
             if model is None or alias not in model.aliases:
                 return None  # maybe a brand-new alias: the slow path asks the registry

@@ -61,15 +61,14 @@ def test_version_and_alias_pinning(client: TestClient) -> None:
     )
 
 
-def test_a_version_and_an_alias_together_are_refused_on_every_route(client: TestClient) -> None:
-    """Which of the two is meant cannot be guessed: predict and report refuse alike."""
+def test_a_version_named_with_an_alias_wins_on_every_route(client: TestClient) -> None:
+    """Predict and report mean the same by `?version=1&alias=production`: version 1."""
     both = "version=1&alias=production"
-    for answer in (
-        client.post(f"/v1/models/iris-pca/predict?{both}", json={"instances": [IRIS]}),
-        client.get(f"/v1/models/iris-pca/report?{both}"),
-    ):
-        assert (answer.status_code, answer.json()["code"]) == (422, "version_and_alias")
-        assert "not both" in answer.json()["detail"]
+    predicted = client.post(f"/v1/models/titanic-survival/predict?{both}", json={"instances": [
+        {"pclass": 1, "name": "Cumings, Mrs. John Bradley", "sex": "female", "age": 38}
+    ]})  # fmt: skip
+    assert predicted.json()["version"] == 1
+    assert client.get(f"/v1/models/titanic-survival/report?{both}").json()["version"] == 1
 
 
 @pytest.mark.parametrize(
