@@ -46,6 +46,18 @@ JsonObject = dict[str, Any]
 
 DATA = Path(os.environ.get("PRACTICA_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
 MODELS = "/v1/models"
+OIP = "/v2/models"
+IRIS_TENSORS = {
+    "inputs": [
+        {"name": field, "shape": [1], "datatype": "FP64", "data": [value]}
+        for field, value in {
+            "sepal_length_cm": 5.1,
+            "sepal_width_cm": 3.5,
+            "petal_length_cm": 1.4,
+            "petal_width_cm": 0.2,
+        }.items()
+    ]
+}
 BATCH_SIZES = (1, 1, 1, 1, 2, 8, 32)  # most callers send one instance; some send batches
 MAX_IMAGE_BATCH = 2  # base64 photos are ~130 kB each: bigger batches are not typical
 PHOTO_STRIDE = 8  # every 8th Oxford-IIIT Pet photo: about 30, cats and dogs, ~3 MB
@@ -373,6 +385,44 @@ class PracticaUser(HttpUser):
     def metrics(self) -> None:
         with self.client.get("/metrics", catch_response=True) as response:
             check(response)  # Prometheus text: any 2xx is an answer
+
+    # The Open Inference Protocol, as a KServe or Triton client speaks it, on the tabular
+    # model every registry serves; tritonclient's own tests cover the other models.
+
+    @tag("oip")
+    @task(1)
+    def oip_server(self) -> None:
+        for path in ("/v2", "/v2/health/live", "/v2/health/ready"):
+            with self.client.get(path, catch_response=True) as response:
+                check(response)
+
+    @tag("oip")
+    @task(1)
+    def oip_model(self) -> None:
+        with self.client.get(
+            f"{OIP}/iris-pca", name=f"{OIP}/{{name}}", catch_response=True
+        ) as response:
+            body = check(response)
+        version = body["versions"][-1] if body and body.get("versions") else "1"
+        for suffix, name in (
+            ("/ready", f"{OIP}/{{name}}/ready"),
+            (f"/versions/{version}", f"{OIP}/{{name}}/versions/{{version}}"),
+            (f"/versions/{version}/ready", f"{OIP}/{{name}}/versions/{{version}}/ready"),
+        ):
+            with self.client.get(
+                f"{OIP}/iris-pca{suffix}", name=name, catch_response=True
+            ) as response:
+                check(response)
+        for suffix, name in (
+            ("/infer", f"{OIP}/{{name}}/infer"),
+            (f"/versions/{version}/infer", f"{OIP}/{{name}}/versions/{{version}}/infer"),
+        ):
+            with self.client.post(
+                f"{OIP}/iris-pca{suffix}", json=IRIS_TENSORS, name=name, catch_response=True
+            ) as response:
+                answer = check(response)
+                if answer is not None and not answer.get("outputs"):
+                    response.failure("an infer answer without outputs")
 
     def _check_recommendations(self, response: ResponseContextManager, k: int) -> None:
         body = check(response)
