@@ -96,7 +96,8 @@ def import_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:
     write that fails, leaves the registry's models and aliases as they were; blobs already
     stored stay, unreferenced (they are named by their content, so harmless).
     """
-    unpacked_size(source)  # a size bomb is refused before anything is read
+    if source.is_dir():
+        unpacked_size(source)  # a tarball's members are counted as `check` reads them
     reader = _FolderBundle(source) if source.is_dir() else _TarballBundle(source)
     manifest = reader.check()
     needed = {ref.sha256 for m in manifest.models for v in m.versions for ref in v.files.values()}
@@ -143,12 +144,15 @@ def unpacked_size(source: Path) -> int:
         sizes = _member_sizes(source)
     for size in sizes:
         total += size
-        if total > MAX_BUNDLE_BYTES:
-            raise UnsafeBundleError(
-                f"bundle is larger than the allowed {MAX_BUNDLE_BYTES / 2**30:.0f} GiB "
-                "once unpacked"
-            )
+        _check_total(total)
     return total
+
+
+def _check_total(total: int) -> None:
+    if total > MAX_BUNDLE_BYTES:
+        raise UnsafeBundleError(
+            f"bundle is larger than the allowed {MAX_BUNDLE_BYTES / 2**30:.0f} GiB once unpacked"
+        )
 
 
 def _member_sizes(path: Path) -> Iterable[int]:
@@ -239,8 +243,7 @@ class _TarballBundle:
                 if member.isdir():
                     continue
                 total += member.size
-                if total > MAX_BUNDLE_BYTES:  # unpacked_size refused it, unless it grew since
-                    raise UnsafeBundleError("bundle is larger than the allowed size once unpacked")
+                _check_total(total)  # from the header, before the data is inflated
                 content = tar.extractfile(member)
                 if content is None:
                     raise UnsafeBundleError(f"bundle member {member.name!r} has no content")

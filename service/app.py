@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelRegistry
-from service.errors import error_body, install_error_handlers
+from service.errors import install_error_handlers
 from service.import_guard import keep_training_libraries_out
 from service.logging import configure_logging
 from service.metrics import ServiceMetrics
@@ -160,7 +160,7 @@ def create_multi_model_app(
 
     async def host_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HostError)
-        return JSONResponse(error_body(error.detail, error.code), status_code=error.status)
+        return error.response()
 
     app.add_exception_handler(HostError, host_error)
     install_docs(app)

@@ -236,23 +236,27 @@ def _assemble_app(registry: ModelRegistry, model_dir: Path, settings: ServiceSet
     from service.routes.sagemaker import build_sagemaker_router
     from training import CATALOG
 
-    manifest = imported_bundle(registry, _bundle_source(model_dir))
+    source = bundle_source(model_dir)
+    if source is None:
+        raise ContainerError(
+            f"no Practica bundle in {model_dir}: expected an unpacked `practica export` bundle "
+            f"({MANIFEST} and blobs/) or {TARBALL}; set SAGEMAKER_BASE_DIR if it is elsewhere"
+        )
+    manifest = imported_bundle(registry, source)
     catalog = bundled_catalog(manifest, CATALOG, settings.default_model)
     app = create_app(settings, catalog=catalog, registry=registry)
     app.include_router(build_sagemaker_router(catalog))
     return app
 
 
-def _bundle_source(model_dir: Path) -> Path:
-    """The unpacked bundle SageMaker leaves in the model folder, or the tarball itself."""
-    if (model_dir / MANIFEST).is_file():
-        return model_dir
-    if (model_dir / TARBALL).is_file():
-        return model_dir / TARBALL
-    raise ContainerError(
-        f"no Practica bundle in {model_dir}: expected an unpacked `practica export` bundle "
-        f"({MANIFEST} and blobs/) or {TARBALL}; set SAGEMAKER_BASE_DIR if it is elsewhere"
-    )
+def bundle_source(folder: Path) -> Path | None:
+    """The unpacked bundle SageMaker leaves in a model folder, or the tarball itself; None
+    when the folder holds neither."""
+    if (folder / MANIFEST).is_file():
+        return folder
+    if (folder / TARBALL).is_file():
+        return folder / TARBALL
+    return None
 
 
 def imported_bundle(registry: ModelRegistry, source: Path) -> BundleManifest:

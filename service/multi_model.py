@@ -36,12 +36,13 @@ from model_registry.bundle import MANIFEST, unpacked_size
 from service.container import (
     TARBALL,
     ContainerError,
+    bundle_source,
     bundled_catalog,
     imported_bundle,
     model_failures,
 )
 from service.metrics import ServiceMetrics
-from service.routes.sagemaker_io import ModelInput
+from service.routes.sagemaker_io import ModelInput, RefusedError
 from service.runtime import Inference, LoadedModels
 from service.settings import ServiceSettings
 from training import LoadContext, ModelSpec
@@ -53,14 +54,8 @@ DEFAULT_BUDGET_SHARE = 0.7
 """Of the memory the container may use, what the loaded models may take by default."""
 
 
-class HostError(Exception):
+class HostError(RefusedError):
     """A load, lookup or unload the host refuses; `status` and `code` are the answer's."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 @dataclass
@@ -190,11 +185,9 @@ class ModelHost:
 
     def _source(self, url: str) -> Path:
         """The bundle a load's `url` points at, which must lie in the models folder."""
-        folder = confined_folder(url, self.models_root)
-        if (folder / MANIFEST).is_file():
-            return folder
-        if (folder / TARBALL).is_file():
-            return folder / TARBALL
+        source = bundle_source(confined_folder(url, self.models_root))
+        if source is not None:
+            return source
         raise HostError(
             400,
             "invalid_model_url",
