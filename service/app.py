@@ -3,11 +3,13 @@
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelRegistry
@@ -17,6 +19,7 @@ from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.multi_model import HostError, ModelHost
+from service.predict_fast_path import PredictFastPath
 from service.routes import health, models, ui
 from service.routes.classify import build_classify_router
 from service.routes.docs import install_docs
@@ -36,6 +39,16 @@ Every model of the practitioner's ML roadmap, trained on real data, versioned in
 registry and served behind typed endpoints. Each predict route below has its model's
 own request and response schema; `?version=N` or `?alias=NAME` pins a version.
 """
+
+# FastAPI's OpenTelemetry asks the global providers on every request whether anything is
+# on, about a tenth of a fast prediction's cost; Practica exports Prometheus metrics
+# instead. A process that opts in to OpenTelemetry (FASTAPI_OTEL_AUTO_CONFIGURE=true)
+# keeps FastAPI's defaults.
+TELEMETRY: TelemetryConfig | None = (
+    None
+    if os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
+    else {"tracing": False, "metrics": False, "logs": False}
+)
 
 
 def create_app(
@@ -91,6 +104,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
         docs_url=None,  # install_docs serves /docs and /redoc with local assets
         redoc_url=None,
+        telemetry=TELEMETRY,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -110,6 +124,8 @@ def create_app(
             dependencies=[ApiToken] if guarded else None,
             responses=API_TOKEN_RESPONSES if guarded else None,
         )
+    # Predict requests skip FastAPI's routing and dependency solving (see the module).
+    app.add_middleware(PredictFastPath, catalog=catalog)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

@@ -6,6 +6,7 @@ is logged with its traceback.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,23 +70,40 @@ def error_body(detail: str | list[dict[str, Any]], code: str) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for exception_type, (status, code) in ERROR_STATUS.items():
-        app.add_exception_handler(exception_type, _domain_handler(status, code))
-    app.add_exception_handler(PredictionError, _prediction_error)
-    app.add_exception_handler(UnknownItemError, _unknown_item)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for exception_type in _RENDERERS:
+        app.add_exception_handler(exception_type, _handle)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def _domain_handler(status: int, code: str) -> Any:
-    async def handler(_request: Request, error: Exception) -> JSONResponse:
+def error_response(error: Exception) -> JSONResponse | None:
+    """The JSON error a known exception is answered with; None for an unexpected one.
+
+    The exception handlers answer with it, and so does the predict fast path, which runs
+    outside FastAPI's exception middleware: both render an error the same way.
+    """
+    for cls in type(error).__mro__:  # the nearest renderer, as Starlette finds a handler
+        render = _RENDERERS.get(cls)
+        if render is not None:
+            return render(error)
+    return None
+
+
+async def _handle(request: Request, error: Exception) -> JSONResponse:
+    response = error_response(error)
+    assert response is not None  # registered only for the types that render
+    if response.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
+    return response
+
+
+def _domain_error(status: int, code: str) -> Callable[[Exception], JSONResponse]:
+    def render(error: Exception) -> JSONResponse:
         return JSONResponse(error_body(str(error), code), status_code=status)
 
-    return handler
+    return render
 
 
-async def _prediction_error(_request: Request, error: Exception) -> JSONResponse:
+def _prediction_error(error: Exception) -> JSONResponse:
     assert isinstance(error, PredictionError)
     issue = {
         "loc": ["body", "instances", error.field],
@@ -95,14 +113,14 @@ async def _prediction_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse(error_body([issue], "invalid_input"), status_code=422)
 
 
-async def _unknown_item(_request: Request, error: Exception) -> JSONResponse:
+def _unknown_item(error: Exception) -> JSONResponse:
     assert isinstance(error, UnknownItemError)
     # Not found, like an unknown model; the suggestions are items the model does know.
     body = error_body(error.message, f"unknown_{error.field}")
     return JSONResponse({**body, "suggestions": error.suggestions}, status_code=404)
 
 
-async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+def _validation_error(error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # The offending input is not echoed back: it may be large, or private.
     issues = [
@@ -116,15 +134,21 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse(error_body(issues, "invalid_input"), status_code=422)
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+def _http_error(error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = HTTP_CODES.get(error.status_code, "error")
-    headers = error.headers
-    if error.status_code == 405:
-        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return JSONResponse(
-        error_body(str(error.detail), code), status_code=error.status_code, headers=headers
+        error_body(str(error.detail), code), status_code=error.status_code, headers=error.headers
     )
+
+
+_RENDERERS: dict[type[Exception], Callable[[Exception], JSONResponse]] = {
+    **{cls: _domain_error(status, code) for cls, (status, code) in ERROR_STATUS.items()},
+    PredictionError: _prediction_error,
+    UnknownItemError: _unknown_item,
+    RequestValidationError: _validation_error,
+    StarletteHTTPException: _http_error,
+}
 
 
 def allowed_methods(request: Request) -> str:

@@ -8,6 +8,7 @@ a file of that folder, and the exposition adds up all workers' files.
 """
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -67,6 +68,39 @@ class ServiceMetrics:
             registry=self.registry,
             multiprocess_mode="livemostrecent",  # the workers agree; the latest move wins
         )
+
+        # Labelled children, looked up once: `labels()` checks and locks on every call.
+        self._request_children: dict[tuple[str, str, int], list[Any]] = {}
+        self._prediction_children: dict[tuple[str, str], Any] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a request answered by `route` (its path template) and time it."""
+        children = self._request_children.get((method, route, status))
+        if children is None:
+            children = [
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            ]
+            if status >= 400 and route.startswith("/v1/models/") and route.endswith("/predict"):
+                children.append(self.errors.labels(route.split("/")[3], str(status)))
+            self._request_children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if len(children) > 2:
+            children[2].inc()
+
+    def observe_prediction(self, model: str, outcome: str, seconds: float | None = None) -> None:
+        """Count a prediction by outcome (`ok`, `rejected`, `timed_out`); time an `ok` one."""
+        key = (model, outcome)
+        counter = self._prediction_children.get(key)
+        if counter is None:
+            counter = self._prediction_children[key] = self.predictions.labels(model, outcome)
+        counter.inc()
+        if seconds is not None:
+            timer = self._prediction_children.get((model, ""))
+            if timer is None:
+                timer = self._prediction_children[(model, "")] = self.predict_latency.labels(model)
+            timer.observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format of every metric: this process's, or all workers' together."""

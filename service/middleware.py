@@ -6,8 +6,8 @@ Pure ASGI (not BaseHTTPMiddleware) so it adds microseconds, not a task per reque
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -49,7 +49,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if _CLIENT_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request_id = supplied if _CLIENT_REQUEST_ID.fullmatch(supplied) else secrets.token_hex(16)
         token = request_id_var.set(request_id)
         status = 500
         response_started = False
@@ -79,10 +79,7 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
-            if status >= 400 and template.endswith("/predict"):
-                self.metrics.errors.labels(template.split("/")[3], str(status)).inc()
+            self.metrics.observe_request(scope["method"], template, status, elapsed)
             logger.info(
                 "%s %s %s",
                 scope["method"],

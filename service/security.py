@@ -13,14 +13,15 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <toke
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _check(credentials: HTTPAuthorizationCredentials | None, expected: str, what: str) -> None:
-    if credentials is None:
+def check_token(token: str | None, expected: str, what: str) -> None:
+    """Refuse a request without `token` (401) or with another one (403), timing-safely."""
+    if token is None:
         raise HTTPException(
             401,
             f"missing {what} token: send `Authorization: Bearer <token>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+    if not hmac.compare_digest(token.encode(), expected.encode()):
         raise HTTPException(403, f"invalid {what} token")
 
 
@@ -37,12 +38,16 @@ async def require_admin(settings: SettingsDep, credentials: Credentials) -> None
                 401, f"missing admin token; {disabled}", headers={"WWW-Authenticate": "Bearer"}
             )
         raise HTTPException(403, disabled)
-    _check(credentials, settings.admin_token.get_secret_value(), "admin")
+    check_token(_token(credentials), settings.admin_token.get_secret_value(), "admin")
 
 
 async def require_api_token(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.api_token is not None:
-        _check(credentials, settings.api_token.get_secret_value(), "API")
+        check_token(_token(credentials), settings.api_token.get_secret_value(), "API")
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return None if credentials is None else credentials.credentials
 
 
 AdminOnly = Depends(require_admin)

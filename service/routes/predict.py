@@ -4,14 +4,18 @@ No `from __future__ import annotations` here: the body type is a variable of the
 factory, and postponed annotations would turn it into a query parameter.
 """
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any, cast
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
 
+from model_registry import ModelNotFoundError
 from service.deps import InferenceDep
 from service.logging import model_var
+from service.runtime import Inference
 from service.schemas import (
     JSON_BODY_ERRORS,
     MAX_INSTANCES,
@@ -39,16 +43,45 @@ ERROR_RESPONSES = error_responses(
 )
 
 
+ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+VERSION_DESCRIPTION = "pin a version"
+ALIAS_DESCRIPTION = "pin an alias (a ?version= given too wins)"
+
+
+@dataclass(frozen=True, slots=True)
+class PinQuery:
+    """`?version=` and `?alias=`, validated: the version a request pins, if any."""
+
+    version: int | None = None
+    alias: str | None = None
+
+
 def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
-    router = APIRouter(prefix="/v1/models", tags=["predict"])
+    router = APIRouter(tags=["predict"])
     for spec in catalog:
         if isinstance(spec, ModelSpec):
             add_model_route(
-                router, f"/{spec.name}/predict", _make_endpoint(spec), spec, verb="predict",
+                router, predict_path(spec), _make_endpoint(spec), spec, verb="predict",
                 summary=f"Predict with {spec.name} (module {spec.module})",
                 description=spec.title,
             )  # fmt: skip
+    # Any other name gets the documented 404 and its code, not the router's bare one.
+    router.add_api_route(
+        "/v1/models/{name}/predict",
+        _unknown_model,
+        methods=["POST"],
+        response_model=None,
+        include_in_schema=False,
+    )
     return router
+
+
+async def _unknown_model(name: str) -> NoReturn:
+    raise ModelNotFoundError(name)
+
+
+def predict_path(spec: AnyModelSpec) -> str:
+    return f"/v1/models/{spec.name}/predict"
 
 
 def add_model_route(
@@ -71,35 +104,40 @@ def add_model_route(
 
 
 def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
-    request_type = _request_model(spec)
-    response_type = response_model(spec)
+    request_type = request_model(spec)
     example = {"instances": [spec.example_input.model_dump(mode="json")]}
-    name = spec.name
 
     async def predict(
         body: Annotated[request_type, _body_example(example)],  # type: ignore[valid-type]
         inference: InferenceDep,
         version: Annotated[
-            int | None, Query(ge=1, le=MAX_REQUESTED_VERSION, description="pin a version")
+            int | None,
+            Query(ge=1, le=MAX_REQUESTED_VERSION, description=VERSION_DESCRIPTION),
         ] = None,
         alias: Annotated[
             str | None,
-            Query(
-                pattern=r"^[a-z][a-z0-9_-]{0,62}$",
-                description="pin an alias (a ?version= given too wins)",
-            ),
+            Query(pattern=ALIAS_PATTERN, description=ALIAS_DESCRIPTION),
         ] = None,
     ) -> Response:
-        model_var.set(name)
         instances = cast(PredictRequest[Any], body).instances
-        result = await inference.infer(name, instances, version=version, alias=alias)
-        response: BaseModel = response_type(
-            model=name, version=result.version, predictions=result.outputs
-        )
-        # Serialised here, once: returning the model would make FastAPI validate it again.
-        return Response(response.model_dump_json(), media_type="application/json")
+        answer = await predict_answer(inference, spec, instances, PinQuery(version, alias))
+        return Response(answer, media_type="application/json")
 
     return predict
+
+
+async def predict_answer(
+    inference: Inference, spec: AnyModelSpec, instances: Sequence[Any], pin: PinQuery
+) -> bytes:
+    """The JSON answer of a predict route for validated instances: this route's and the
+    fast path's (`service.predict_fast_path`), which skips FastAPI on the way here."""
+    model_var.set(spec.name)
+    result = await inference.infer(spec.name, instances, version=pin.version, alias=pin.alias)
+    response: BaseModel = response_model(spec)(
+        model=spec.name, version=result.version, predictions=result.outputs
+    )
+    # Serialised here, once: returning the model would make FastAPI validate it again.
+    return response.model_dump_json().encode()
 
 
 def _body_example(example: dict[str, Any]) -> Any:
@@ -108,7 +146,8 @@ def _body_example(example: dict[str, Any]) -> Any:
     return Body(openapi_examples={"example": {"summary": "a valid request", "value": example}})
 
 
-def _request_model(spec: AnyModelSpec) -> Any:
+@functools.cache
+def request_model(spec: AnyModelSpec) -> Any:
     """`PredictRequest[<the spec's input>]`, capped lower when the spec asks for it."""
     generic: Any = PredictRequest  # parametrised at run time: mypy sees Any, FastAPI the model
     request_type = generic[spec.input_schema]
@@ -129,6 +168,7 @@ def _request_model(spec: AnyModelSpec) -> Any:
     )
 
 
+@functools.cache
 def response_model(spec: AnyModelSpec) -> Any:
     generic: Any = PredictResponse
     return generic[spec.output_schema]

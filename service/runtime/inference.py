@@ -9,7 +9,7 @@ answering in microseconds (PCA, a linear model, a compiled graph) runs on the ev
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,17 +97,11 @@ class Inference:
             predictor = await run_in_threadpool(self.models.load_pinned, name, version, alias)
         started = time.perf_counter()
         try:
-            outputs = await asyncio.wait_for(
-                self._execute(name, predictor, instances), self._timeout_s
-            )
+            outputs = await self._execute(name, predictor, instances)
         except PredictionError:
-            self._metrics.predictions.labels(name, "rejected").inc()
+            self._metrics.observe_prediction(name, "rejected")
             raise
-        except TimeoutError:
-            self._metrics.predictions.labels(name, "timed_out").inc()
-            raise InferenceTimeoutError(name, self._timeout_s or 0) from None
-        self._metrics.predict_latency.labels(name).observe(time.perf_counter() - started)
-        self._metrics.predictions.labels(name, "ok").inc()
+        self._metrics.observe_prediction(name, "ok", time.perf_counter() - started)
         return InferenceResult(name, predictor.version, outputs)
 
     def _check_work(self, name: str, instances: Sequence[Any]) -> None:
@@ -124,8 +118,8 @@ class Inference:
         policy = self._policies[name]
         if not (self._batching and policy.is_enabled):
             if predictor.call_s * len(instances) <= INLINE_BUDGET_S:
-                return predictor.predict(instances)
-            return await run_in_threadpool(predictor.predict, instances)
+                return predictor.predict(instances)  # no hop, and nothing to time out
+            return await self._in_time(name, run_in_threadpool(predictor.predict, instances))
         key = (name, predictor.version)
         entry = self._batchers.get(key)
         if entry is None or entry[0] is not predictor:
@@ -138,7 +132,17 @@ class Inference:
                 on_batch=histogram.observe,
             )
             entry = self._batchers[key] = (predictor, batcher)
-        return await entry[1].submit(instances)
+        return await self._in_time(name, entry[1].submit(instances))
+
+    async def _in_time(self, name: str, call: Awaitable[list[Any]]) -> list[Any]:
+        """The call's answer, or InferenceTimeoutError once the timeout has passed."""
+        if self._timeout_s is None:
+            return await call
+        try:
+            return await asyncio.wait_for(call, self._timeout_s)
+        except TimeoutError:
+            self._metrics.observe_prediction(name, "timed_out")
+            raise InferenceTimeoutError(name, self._timeout_s) from None
 
     def _forget_unloaded(self) -> None:
         """Drop the idle batchers of predictors that were swapped out or evicted.

@@ -161,7 +161,8 @@ def test_openapi_declares_the_api_token_only_where_one_is_set(
 @pytest.mark.parametrize(
     ("method", "url", "body", "code"),
     [
-        ("post", "/v1/models/no-such-model/predict", {"instances": [IRIS]}, None),
+        ("post", "/v1/models/no-such-model/predict", {"instances": [IRIS]}, "model_not_found"),
+        ("post", "/v1/models/netflix-eda/predict", {"instances": [IRIS]}, "model_not_found"),
         ("get", "/v1/models/no-such-model", None, "model_not_found"),
         ("get", "/v1/models/no-such-model/report", None, "model_not_found"),
         (
