@@ -1,11 +1,13 @@
-"""The two servers Practica is measured beside in `bench/peers.py`, as uvicorn factories.
+"""The servers Practica is measured beside in `bench/peers.py`.
 
 - `floor_app`: a bare Starlette endpoint answering a constant: what HTTP alone costs.
 - `naive_app`: what a user writes first, FastAPI calling the very same loaded models:
   one `POST /v1/models/{name}/predict` per model, the spec's own input schema, no
   registry lookups, batching, metrics or error mapping.
+- LitServe (`litserve_app.py`), calling the same loaded models in its inference worker.
 
-The models come from the registry in `PRACTICA_HOME` (production versions).
+The models come from the registry in `PRACTICA_HOME` (production versions), loaded as
+Practica loads them (`spec.load`): the peers serve the same compiled runtimes.
 """
 
 import os
@@ -33,15 +35,21 @@ def floor_app() -> Starlette:
     return Starlette(routes=[Route("/{path:path}", constant, methods=["GET", "POST"])])
 
 
-def naive_app() -> FastAPI:
+def load(names: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Each model's spec and loaded production version."""
     home = Path(os.environ["PRACTICA_HOME"])
     loaded = {}
     with ModelRegistry.from_settings(RegistrySettings(home=home)) as registry:
-        for name in MODELS:
+        for name in names:
             spec = get_spec(name)
             record = registry.resolve(name)
-            names = [f for f in record.files if not f.startswith(REPORT_PREFIX)]
-            loaded[name] = (spec, spec.load(registry.read_files(record, names), LoadContext()))
+            files = [f for f in record.files if not f.startswith(REPORT_PREFIX)]
+            loaded[name] = (spec, spec.load(registry.read_files(record, files), LoadContext()))
+    return loaded
+
+
+def naive_app() -> FastAPI:
+    loaded = load(MODELS)
     app = FastAPI()
 
     @app.post("/v1/models/{name}/predict")

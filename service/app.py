@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelRegistry
 from service.errors import install_error_handlers
-from service.import_guard import keep_training_libraries_out
 from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.multi_model import HostError, ModelHost
 from service.predict_fast_path import PredictFastPath
+from service.process import prepare_serving_process
 from service.routes import health, models, ui
 from service.routes.classify import build_classify_router
 from service.routes.docs import install_docs
@@ -126,19 +126,20 @@ def create_app(
         )
     # Predict requests skip FastAPI's routing and dependency solving (see the module).
     app.add_middleware(PredictFastPath, catalog=catalog)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        access_log=settings.access_log,
+    )
     return app
 
 
 def create_server_app() -> FastAPI:
-    """The app of a serving process (`practica serve`, each uvicorn worker, the container).
-
-    A process that only serves refuses training-only imports (see `import_guard`); the
-    library function `create_app` leaves the process alone, so a training script or a
-    test may create apps too.
-    """
-    keep_training_libraries_out()
-    return create_app()
+    """The app of a serving process (`practica serve`, each uvicorn worker)."""
+    settings = get_settings()
+    prepare_serving_process(settings.inference_threads)
+    return create_app(settings)
 
 
 async def _poll_aliases(models: LoadedModels, interval_s: float) -> None:

@@ -227,9 +227,9 @@ async def _bundle_app(
 
 
 def _assemble_app(registry: ModelRegistry, model_dir: Path, settings: ServiceSettings) -> FastAPI:
-    from service.import_guard import keep_training_libraries_out
+    from service.process import prepare_serving_process
 
-    keep_training_libraries_out()
+    prepare_serving_process(settings.inference_threads)
     # Imported here, not at the top: the catalog imports every model's libraries (seconds),
     # and the port is bound by then, so /ping answers meanwhile.
     from service.app import create_app
@@ -330,9 +330,9 @@ async def _multi_model_app(
 def _assemble_multi_model_app(
     environment: SageMakerEnvironment, work_dir: Path, settings: ServiceSettings
 ) -> FastAPI:
-    from service.import_guard import keep_training_libraries_out
+    from service.process import prepare_serving_process
 
-    keep_training_libraries_out()
+    prepare_serving_process(settings.inference_threads)
     # The catalog is imported here for the same reason as in `_assemble_app`.
     import training  # noqa: F401
     from service.app import create_multi_model_app

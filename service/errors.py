@@ -5,8 +5,9 @@ never carry a path, a traceback or a secret. Anything unexpected becomes a gener
 is logged with its traceback.
 """
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,7 @@ from service.runtime import (
     NoServingVersionError,
     WorkBudgetError,
 )
+from service.schemas import MAX_LISTED_ERRORS
 from training import PredictionError
 from training.data.images import InvalidImageError, UnsupportedImageError
 from training.spec import UnknownItemError
@@ -63,6 +65,14 @@ HTTP_CODES = {
     422: "invalid_input",
     503: "unavailable",
 }
+
+
+class ListedValidationError(RequestValidationError):
+    """Invalid input of which `errors()` lists the first few of `count` invalid fields."""
+
+    def __init__(self, errors: Sequence[Any], count: int) -> None:
+        super().__init__(errors)
+        self.count = count
 
 
 def error_body(detail: str | list[dict[str, Any]], code: str) -> dict[str, Any]:
@@ -122,6 +132,7 @@ def _unknown_item(error: Exception) -> JSONResponse:
 
 def _validation_error(error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    errors = error.errors()
     # The offending input is not echoed back: it may be large, or private.
     issues = [
         {
@@ -129,9 +140,13 @@ def _validation_error(error: Exception) -> JSONResponse:
             "msg": str(e.get("msg", "")),
             "type": str(e.get("type", "")),
         }
-        for e in error.errors()
+        for e in itertools.islice(errors, MAX_LISTED_ERRORS)
     ]
-    return JSONResponse(error_body(issues, "invalid_input"), status_code=422)
+    body = error_body(issues, "invalid_input")
+    count = error.count if isinstance(error, ListedValidationError) else len(errors)
+    if count > MAX_LISTED_ERRORS:
+        body["error_count"] = count
+    return JSONResponse(body, status_code=422)
 
 
 def _http_error(error: Exception) -> JSONResponse:

@@ -15,6 +15,8 @@ The order of checks is FastAPI's: the body is read and parsed, then the token ch
 then the query and the body validated together (one 422 lists every invalid field).
 """
 
+import functools
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,9 +27,10 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import error_response
+from service.errors import ListedValidationError, error_response
 from service.routes.predict import (
     ALIAS_PATTERN,
     PinQuery,
@@ -35,11 +38,12 @@ from service.routes.predict import (
     predict_path,
     request_model,
 )
-from service.schemas import MAX_REQUESTED_VERSION
+from service.schemas import MAX_LISTED_ERRORS, MAX_REQUESTED_VERSION
 from service.security import check_token
 from training import AnyModelSpec, AnySpec, ModelSpec
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+LARGE_BODY_BYTES = 64 * 1024
 _EMPTY = object()  # no body at all, which FastAPI reports as missing (`null` is a value)
 
 
@@ -91,24 +95,23 @@ class PredictFastPath:
         await send({"type": "http.response.body", "body": answer})
 
     async def _answer(self, target: _Target, scope: Scope, receive: Receive) -> bytes:
-        body = _parse(await _read_body(receive))
+        raw = await _read_body(receive)
+        # A large body is parsed and validated in the thread pool, so that the event loop
+        # goes on answering other requests; a small one costs less than the hop.
+        off_loop = len(raw) > LARGE_BODY_BYTES
+        body = await run_in_threadpool(_parse, raw) if off_loop else _parse(raw)
         state = scope["app"].state
         token = state.settings.api_token
         if token is not None:
             check_token(_bearer(scope["headers"]), token.get_secret_value(), "API")
         pin, errors = _validate_query(scope["query_string"])
-        instances = None
         if body is _EMPTY:
             errors.append({"type": "missing", "loc": ("body",), "msg": "Field required"})
-        else:
-            try:
-                # FastAPI's validation of a body parameter, and so its error messages.
-                validated = target.request_type.model_validate(body, from_attributes=True)
-                instances = validated.instances  # type: ignore[attr-defined]
-            except ValidationError as error:
-                errors.extend(_located(error, "body"))
-        if errors or instances is None:
-            raise RequestValidationError(errors)
+            raise ListedValidationError(errors, len(errors))
+        validate = functools.partial(_instances, target.request_type, body)
+        instances, invalid, count = await run_in_threadpool(validate) if off_loop else validate()
+        if errors or invalid:
+            raise ListedValidationError(errors + invalid, len(errors) + count)
         return await predict_answer(state.inference, target.spec, instances, pin)
 
 
@@ -142,6 +145,18 @@ def _parse(body: bytes) -> Any:
         raise HTTPException(400, "There was an error parsing the body") from error
 
 
+def _instances(request_type: type[BaseModel], body: Any) -> tuple[Any, list[dict[str, Any]], int]:
+    """The body's instances, or the first invalid fields and how many there are.
+
+    FastAPI's validation of a body parameter, and so its error messages.
+    """
+    try:
+        validated = request_type.model_validate(body, from_attributes=True)
+    except ValidationError as error:
+        return None, _located(error, "body"), error.error_count()
+    return validated.instances, [], 0  # type: ignore[attr-defined]
+
+
 def _validate_query(query_string: bytes) -> tuple[PinQuery, list[dict[str, Any]]]:
     if not query_string:
         return PinQuery(), []
@@ -149,15 +164,16 @@ def _validate_query(query_string: bytes) -> tuple[PinQuery, list[dict[str, Any]]
     values = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     try:
         pin = _Pin.model_validate({k: values[k] for k in ("version", "alias") if k in values})
-    except ValidationError as error:
+    except ValidationError as error:  # two fields: never more errors than a 422 lists
         return PinQuery(), _located(error, "query")
     return PinQuery(pin.version, pin.alias), []
 
 
 def _located(error: ValidationError, where: str) -> list[dict[str, Any]]:
+    """The first errors a 422 lists, located in the request as FastAPI locates them."""
     return [
         {"type": e["type"], "loc": (where, *e["loc"]), "msg": e["msg"]}
-        for e in error.errors(include_url=False)
+        for e in itertools.islice(error.errors(include_url=False), MAX_LISTED_ERRORS)
     ]
 
 

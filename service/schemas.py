@@ -16,6 +16,10 @@ float states 2**63 - 1 as 2**63: the documented bound would be one the server re
 2**53 - 1 (JavaScript's largest safe integer) is the largest bound a float states exactly.
 """
 
+MAX_LISTED_ERRORS = 100
+"""A 422 lists at most this many invalid fields: 1,000 images of 784 wrong pixels would
+otherwise answer 784,000 of them (over 100 MB)."""
+
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 
@@ -108,6 +112,11 @@ class ErrorResponse(BaseModel):
 
     detail: str | list[dict[str, Any]]
     code: str
+    error_count: int | None = Field(
+        None,
+        description=f"on a 422 listing only the first {MAX_LISTED_ERRORS} invalid fields: "
+        "how many there are",
+    )
 
 
 UNPARSEABLE_BODY = (400, "the body cannot be read as text: JSON must be UTF-8")

@@ -79,6 +79,9 @@ class ServiceSettings(RegistrySettings):
     )
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     log_level: str = "INFO"
+    access_log: bool = Field(
+        True, description="log every request at INFO (false: only those answered with an error)"
+    )
 
     @field_validator("admin_token", "api_token")
     @classmethod

@@ -1,6 +1,8 @@
 """The one inference path, through the app, with fake models: hops, batching, import weight."""
 
 import asyncio
+import json
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -17,7 +19,9 @@ from sqlalchemy.orm import sessionmaker
 
 from model_registry import ModelRegistry, RegistrySettings, RegistryUnavailableError
 from service import ServiceSettings, create_app
+from service.predict_fast_path import LARGE_BODY_BYTES
 from service.runtime.loaded_models import measured_call_s
+from service.schemas import MAX_LISTED_ERRORS
 from tests.fakes import (
     EchoArtifact,
     EchoInput,
@@ -74,7 +78,7 @@ async def test_a_predict_request_makes_one_thread_pool_hop_or_none_if_cheaper(
 ) -> None:
     """The model call is the only hop, and a call cheaper than a hop makes none: the cost
     measured at load decides, per instance, so a large enough batch hops again."""
-    measured = {"echo": 20e-6, "slow-echo": 0.03}  # what the load measured, fixed here
+    measured = {"echo": 200e-6, "slow-echo": 0.03}  # what the load measured, fixed here
     monkeypatch.setattr(
         "service.runtime.loaded_models.measured_call_s", lambda p: measured[p.spec.name]
     )
@@ -327,3 +331,60 @@ async def test_a_model_slower_than_the_timeout_is_a_504_and_the_server_goes_on(
         quick = await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
         assert quick.status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_large_body_is_parsed_and_validated_off_the_event_loop(
+    client: httpx.AsyncClient, count_hops: list[str]
+) -> None:
+    small = {"instances": [{"value": 1}] * 10}
+    assert (await client.post("/v1/models/echo/predict", json=small)).is_success
+    assert count_hops == []  # parsing ten instances costs less than a hop
+    large = json.dumps({"instances": [{"value": i} for i in range(1000)]}, indent=32)
+    assert len(large) > LARGE_BODY_BYTES
+    answered = await client.post(
+        "/v1/models/echo/predict", content=large, headers={"content-type": "application/json"}
+    )
+    assert answered.is_success
+    assert len(answered.json()["predictions"]) == 1000
+    assert "_parse" in count_hops[0]
+    assert "_instances" in count_hops[1]
+
+
+@pytest.mark.parametrize("padding", [0, 100], ids=["small-body", "large-body"])
+async def test_a_422_lists_the_first_invalid_fields_and_counts_them_all(
+    client: httpx.AsyncClient, padding: int
+) -> None:
+    """1,000 invalid instances would otherwise answer 1,000 errors (or, for images,
+    784,000 of them); the answer names the first MAX_LISTED_ERRORS."""
+    body = {"instances": [{"value": "not a number" + " " * padding}] * 1000}
+    answered = await client.post("/v1/models/echo/predict?version=0", json=body)
+    assert answered.status_code == 422
+    detail = answered.json()["detail"]
+    assert len(detail) == MAX_LISTED_ERRORS
+    assert detail[0]["loc"] == ["query", "version"]  # the query's error first, as FastAPI
+    assert detail[1]["loc"] == ["body", "instances", 0, "value"]
+    assert answered.json()["error_count"] == 1001
+    few = await client.post("/v1/models/echo/predict", json={"instances": [{"value": "x"}]})
+    assert "error_count" not in few.json()
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+async def test_the_access_log_can_be_limited_to_errors(
+    home: Path, caplog: pytest.LogCaptureFixture, access_log: bool
+) -> None:
+    settings = ServiceSettings(home=home, log_json=False, access_log=access_log)
+    app = create_app(settings, catalog=FAKES)
+    logging.getLogger("service.access").addHandler(caplog.handler)  # it does not propagate
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
+        ):
+            caplog.clear()
+            await client.post("/v1/models/echo/predict", json={"instances": [{"value": 1}]})
+            await client.post("/v1/models/echo/predict", json={"instances": []})
+    finally:
+        logging.getLogger("service.access").removeHandler(caplog.handler)
+    logged = [r.getMessage() for r in caplog.records if r.name == "service.access"]
+    expected = ["POST /v1/models/echo/predict 200"] if access_log else []
+    assert logged == [*expected, "POST /v1/models/echo/predict 422"]

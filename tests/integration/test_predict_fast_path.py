@@ -59,6 +59,9 @@ def requests_for(example: dict[str, Any]) -> list[Request]:
         json.dumps({"instances": [example], "extra": 1}).encode(),
         json.dumps({"instances": [{**example, "unexpected": 1}]}).encode(),
         json.dumps({"instances": [example] * 1001}).encode(),
+        # More invalid fields than a 422 lists; then the same in a body parsed off the loop.
+        json.dumps({"instances": [{}] * 1000}).encode(),
+        json.dumps({"instances": [{**example, "unexpected": "x" * 80}] * 900}).encode(),
         json.dumps({"instances": [{**example, first_field: None}]}).encode(),
         # What json.loads reads and orjson refuses: NaN, a huge integer, another encoding.
         json.dumps({"instances": [{**example, first_field: float("nan")}]}).encode(),
