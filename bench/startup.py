@@ -29,15 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 
-def children(pid: int) -> list[int]:
+def workers_of(pid: int) -> list[int]:
+    """uvicorn's worker processes (spawned by multiprocessing), not its resource tracker."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(fields[1]) == pid:
+            if int(fields[1]) == pid and b"spawn_main" in command:
                 found.append(int(entry.name))
     return found
 
@@ -64,7 +66,7 @@ def one_start(home: Path, workers: int) -> dict[str, Any]:
             time.sleep(0.05)
         ready_s = time.perf_counter() - started
         time.sleep(1)  # every worker ready, not only the one that answered
-        pids = [process.pid] if workers == 1 else children(process.pid)
+        pids = [process.pid] if workers == 1 else workers_of(process.pid)
         rss = [round(resident_mib(pid)) for pid in pids]
         supervisor = None if workers == 1 else round(resident_mib(process.pid))
         return {"workers": workers, "models": len(serving), "ready_s": round(ready_s, 2),

@@ -227,10 +227,15 @@ class ModelRegistry:
             return _to_version(row, aliases)
 
     def resolve(
-        self, name: str, *, version: int | None = None, alias: str | None = None
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        default_alias: str = DEFAULT_ALIAS,
     ) -> ModelVersion:
         """The version a request means: pinned number (which wins over an alias named too),
-        named alias, or the serving default."""
+        named alias, or the one served by default (`default_alias`, else the newest)."""
         if version is not None:
             return self.get_version(name, version)
         model = self.get_model(name)
@@ -238,7 +243,7 @@ class ModelRegistry:
             if alias not in model.aliases:
                 raise AliasNotFoundError(name, alias)
             return self.get_version(name, model.aliases[alias])
-        return self.get_version(name, serving_version(model))
+        return self.get_version(name, serving_version(model, default_alias))
 
     def read_files(
         self, version: ModelVersion, names: Iterable[str] | None = None

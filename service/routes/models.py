@@ -100,11 +100,12 @@ def get_report(
     name: ModelName,
     catalog: CatalogDep,
     registry: RegistryDep,
+    models: LoadedModelsDep,
     version: VersionQuery = None,
     alias: AliasQuery = None,
 ) -> ModelReport:
     """A version's training report: held-out metrics, tables, findings and plot links."""
-    record = _resolve(catalog, registry, name, version, alias)
+    record = _resolve(catalog, registry, name, version, alias, models.default_alias)
     report = load_json(registry.read_file(record, f"{REPORT_PREFIX}report.json"))
     plots = sorted(m.group(1) for f in record.files if (m := _PLOT_FILE.fullmatch(f)))
     return ModelReport(
@@ -130,11 +131,12 @@ def get_plot(
     plot: PlotName,
     catalog: CatalogDep,
     registry: RegistryDep,
+    models: LoadedModelsDep,
     version: VersionQuery = None,
     alias: AliasQuery = None,
 ) -> Response:
     """One report plot as PNG (immutable per version, so cacheable)."""
-    record = _resolve(catalog, registry, name, version, alias)
+    record = _resolve(catalog, registry, name, version, alias, models.default_alias)
     file_name = f"{REPORT_PREFIX}{plot}.png"
     if file_name not in record.files:
         raise HTTPException(404, f"{name} v{record.version} has no plot {plot!r}")
@@ -205,9 +207,12 @@ def _resolve(
     name: str,
     version: int | None,
     alias: str | None,
+    default_alias: str,
 ) -> ModelVersion:
+    """The version a request means; without a pin, the one this server serves by default
+    (PRACTICA_DEFAULT_ALIAS), as predict does."""
     _spec(catalog, name)
-    return registry.resolve(name, version=version, alias=alias)
+    return registry.resolve(name, version=version, alias=alias, default_alias=default_alias)
 
 
 def _summary(

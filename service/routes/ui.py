@@ -158,7 +158,7 @@ def _model_context(
     selected = next((v for v in detail.version_details if v.version == shown), None)
     if pinned is not None and selected is None:
         raise VersionNotFoundError(spec.name, pinned)
-    report, report_problem = _report(spec, catalog, registry, selected)
+    report, report_problem = _report(spec, catalog, registry, models, selected)
     context: dict[str, Any] = {
         "spec": spec,
         "detail": detail,
@@ -182,14 +182,16 @@ def _report(
     spec: AnySpec,
     catalog: dict[str, AnySpec],
     registry: ModelRegistry,
+    models: LoadedModels,
     selected: VersionDetail | None,
 ) -> tuple[ModelReport | None, str | None]:
     if selected is None:
         return None, None
     try:
         report = model_routes.get_report(
-            name=spec.name, catalog=catalog, registry=registry, version=selected.version, alias=None
-        )
+            name=spec.name, catalog=catalog, registry=registry, models=models,
+            version=selected.version, alias=None,
+        )  # fmt: skip
     except RegistryError as error:  # the page still shows the version without its report
         return None, f"the report of v{selected.version} cannot be read: {error}"
     return report, None

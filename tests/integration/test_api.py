@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from model_registry import ModelRegistry, RegistrySettings
 from service import ServiceSettings, create_app
+from training import get_spec
 
 IRIS = {
     "sepal_length_cm": 5.1,
@@ -325,3 +327,23 @@ def test_openapi_lists_every_route_with_typed_bodies(client: TestClient) -> None
     ]
     assert body["schema"]["$ref"].endswith("PredictRequest_IrisMeasurements_")
     assert not math.isnan(body["examples"]["example"]["value"]["instances"][0]["sepal_length_cm"])
+
+
+def test_the_default_alias_decides_reports_as_it_decides_predictions(home_copy: Path) -> None:
+    """A server whose PRACTICA_DEFAULT_ALIAS is `staging` shows, without a pin, the report
+    and plots of the version it predicts with: not `production`'s."""
+    with ModelRegistry.from_settings(RegistrySettings(home=home_copy)) as registry:
+        registry.set_alias("titanic-survival", "staging", 1)  # production stays on v2
+    with _client(home_copy, default_alias="staging") as client:
+        passenger = get_spec("titanic-survival").example_input.model_dump(mode="json")  # type: ignore[union-attr]
+        predicted = client.post(
+            "/v1/models/titanic-survival/predict", json={"instances": [passenger]}
+        )
+        report = client.get("/v1/models/titanic-survival/report").json()
+        plot = client.get(f"/v1/models/titanic-survival/report/plots/{report['plots'][0]['name']}")
+        pinned = client.get("/v1/models/titanic-survival/report?alias=production").json()
+        by_link = client.get(report["plots"][0]["url"])
+    assert predicted.json()["version"] == report["version"] == 1
+    assert plot.status_code == 200
+    assert plot.content == by_link.content
+    assert pinned["version"] == 2
