@@ -1,11 +1,12 @@
 """Practica beside the HTTP floor, a naive FastAPI app and LitServe, over the same models.
 
-Each server runs alone, pinned to core 0, while `loadgen.py` drives it from core 1 with N
-keep-alive clients posting each model's example instance; the floor answers a constant.
-Every server is measured at each concurrency in one run, so ratios compare like with
-like. Practica then answers one client for every classic model (the 2 ms target).
+Every server is pinned to core 0 while `loadgen.py` drives one at a time from core 1
+with N keep-alive clients posting each model's example instance; the floor answers a
+constant. Each measurement takes the servers in turn, over several rounds, and the
+tables show the median round, so ratios compare like with like. Practica also answers
+one client for every classic model (the 2 ms target).
 
-    .venv/bin/python bench/peers.py --home .practica --duration 5
+    .venv/bin/python bench/peers.py --home .practica --duration 3 --rounds 3
 
 Writes `bench/results/peers.json`, `docs/img/peers.png`, and the tables between the
 `peers` markers of `docs/benchmarks.md`. A benchmark, not a test: numbers depend on the
@@ -18,7 +19,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -94,39 +97,63 @@ def measure(url: str, model: str, concurrency: int, duration: float) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=ROOT / ".practica", help="trained registry")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="medians of this many rounds")
     parser.add_argument("--access-log", action="store_true", help="Practica logs each request")
-    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=SERVERS,
-                        help="measure only these again; the others' rows are kept")  # fmt: skip
     args = parser.parse_args()
     if shutil.which("taskset"):
         os.sched_setaffinity(0, {1})
-    results = ROOT / "bench" / "results" / "peers.json"
-    kept = json.loads(results.read_text()) if results.exists() else []
-    rows = [r for r in kept if r["server"] not in args.servers]
-    for kind in args.servers:
-        process, url = start(kind, args.home, args.access_log)
-        try:
-            models = ["constant"] if kind == "floor" else PEER_MODELS
-            for model in models:
-                for concurrency in CONCURRENCY:
-                    measured = measure(url, model if model != "constant" else "iris-pca",
-                                       concurrency, args.duration)  # fmt: skip
-                    row = {"server": kind, "model": model, "concurrency": concurrency,
-                           **measured}  # fmt: skip
-                    print(json.dumps(row), flush=True)
-                    rows.append(row)
-            if kind == "practica":
-                for model in CLASSIC:
-                    row = {"server": kind, "model": model, "concurrency": 1, "alone": True,
-                           **measure(url, model, 1, args.duration)}  # fmt: skip
-                    print(json.dumps(row), flush=True)
-                    rows.append(row)
-        finally:
+    # Every server is started at once (an idle one costs its core nothing), and each
+    # measurement takes the servers in turn, so that a shared machine's drift from one
+    # minute to the next weighs on all of them alike.
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    try:
+        for kind in SERVERS:
+            servers[kind] = start(kind, args.home, args.access_log)
+        cases = [(kind, "constant" if kind == "floor" else model, concurrency, False)
+                 for model in PEER_MODELS for concurrency in CONCURRENCY for kind in SERVERS
+                 if kind != "floor" or model == PEER_MODELS[0]]  # fmt: skip
+        cases += [("practica", model, 1, True) for model in CLASSIC]
+        rounds: dict[tuple[str, str, int, bool], list[dict[str, Any]]] = {}
+        for number in range(args.rounds):
+            for kind, model, concurrency, alone in cases:
+                only(kind, servers)
+                url = servers[kind][1]
+                measured = measure(url, "iris-pca" if model == "constant" else model,
+                                   concurrency, args.duration)  # fmt: skip
+                rounds.setdefault((kind, model, concurrency, alone), []).append(measured)
+                print(json.dumps({"round": number + 1, "server": kind, "model": model,
+                                  "concurrency": concurrency, **measured}), flush=True)  # fmt: skip
+    finally:
+        for process, _ in servers.values():
+            os.killpg(process.pid, signal.SIGCONT)
             stop(process)
-    results.write_text(json.dumps(rows, indent=2) + "\n")
+    rows = [median_row(*case, measured) for case, measured in rounds.items()]
+    (ROOT / "bench" / "results" / "peers.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, ROOT / "docs" / "img" / "peers.png")
     write_tables(rows, ROOT / "docs" / "benchmarks.md")
+
+
+def only(kind: str, servers: dict[str, tuple[subprocess.Popen[bytes], str]]) -> None:
+    """Pause every server but `kind`: an idle one is not always idle (LitServe's processes
+    poll their queues, Practica re-reads its aliases), and its core is the measured one's."""
+    for other, (process, _) in servers.items():
+        os.killpg(process.pid, signal.SIGSTOP if other != kind else signal.SIGCONT)
+    time.sleep(0.1)
+
+
+def median_row(
+    server: str, model: str, concurrency: int, alone: bool, measured: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The median round of each number; the rounds themselves are kept beside them."""
+    row: dict[str, Any] = {"server": server, "model": model, "concurrency": concurrency}
+    if alone:
+        row["alone"] = True
+    for key in ("throughput_rps", "p50_ms", "p99_ms"):
+        row[key] = statistics.median(m[key] for m in measured)
+    row["errors"] = sum(m["errors"] for m in measured)
+    row["rounds"] = measured
+    return row
 
 
 def find(rows: list[dict[str, Any]], server: str, model: str, concurrency: int) -> dict[str, Any]:
