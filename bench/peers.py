@@ -6,6 +6,7 @@ constant. Each measurement takes the servers in turn, over several rounds, and t
 tables show the median round, so ratios compare like with like. Practica also answers
 one client for every classic model (the 2 ms target).
 
+    .venv/bin/pip install litserve==0.2.19  # a peer, not one of Practica's dependencies
     .venv/bin/python bench/peers.py --home .practica --duration 3 --rounds 3
 
 Writes `bench/results/peers.json`, `docs/img/peers.png`, and the tables between the

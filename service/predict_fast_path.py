@@ -12,7 +12,8 @@ documents the endpoint in `/openapi.json`, and a test drives both with the same 
 and compares every answer.
 
 The order of checks is FastAPI's: the body is read and parsed, then the token checked,
-then the query and the body validated together (one 422 lists every invalid field).
+then the query and the body validated together (one 422 names the invalid fields of
+both, the first `MAX_LISTED_ERRORS` of them).
 """
 
 import functools
