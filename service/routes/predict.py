@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
+from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelNotFoundError
 from service.deps import InferenceDep
@@ -136,7 +137,10 @@ async def predict_answer(
     response: BaseModel = response_model(spec)(
         model=spec.name, version=result.version, predictions=result.outputs
     )
-    # Serialised here, once: returning the model would make FastAPI validate it again.
+    # Serialised here, once: returning the model would make FastAPI validate it again. A
+    # large answer is written in the thread pool, so that the event loop goes on serving.
+    if result.is_large:
+        return (await run_in_threadpool(response.model_dump_json)).encode()
     return response.model_dump_json().encode()
 
 

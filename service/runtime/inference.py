@@ -28,6 +28,9 @@ on one core, loan-default (a 70 µs graph) served 2,150 requests/s through the p
 3,300 on the loop. Other requests wait for a call on the loop: a millisecond at most."""
 
 
+LARGE_ANSWER_OUTPUTS = 64
+
+
 class InferenceTimeoutError(Exception):
     """A model call that did not answer in time; the request gets a 504.
 
@@ -58,6 +61,9 @@ class InferenceResult:
     model: str
     version: int
     outputs: list[Any]
+    is_large: bool = False
+    """Many outputs, or more than a tenth of the model's work budget (long trajectories,
+    large tables): an answer worth serialising off the event loop."""
 
 
 class Inference:
@@ -93,7 +99,7 @@ class Inference:
         version: int | None = None,
         alias: str | None = None,
     ) -> InferenceResult:
-        self._check_work(name, instances)
+        work_share = self._check_work(name, instances)
         predictor = self.models.lookup(name, version, alias)
         if predictor is None:
             predictor = await run_in_threadpool(self.models.load_pinned, name, version, alias)
@@ -104,15 +110,18 @@ class Inference:
             self._metrics.observe_prediction(name, "rejected")
             raise
         self._metrics.observe_prediction(name, "ok", time.perf_counter() - started)
-        return InferenceResult(name, predictor.version, outputs)
+        is_large = len(outputs) > LARGE_ANSWER_OUTPUTS or work_share > 0.1
+        return InferenceResult(name, predictor.version, outputs, is_large)
 
-    def _check_work(self, name: str, instances: Sequence[Any]) -> None:
+    def _check_work(self, name: str, instances: Sequence[Any]) -> float:
+        """The share of the model's work budget the instances ask for (0 without one)."""
         spec = self.models.specs.get(name)
         if spec is None or spec.max_work is None:
-            return  # an unknown name is the lookup's to refuse
+            return 0.0  # an unknown name is the lookup's to refuse
         asked = sum(spec.work(instance) for instance in instances)
         if asked > spec.max_work:
             raise WorkBudgetError(name, asked, spec.max_work, spec.work_unit)
+        return asked / spec.max_work
 
     async def _execute(
         self, name: str, predictor: Predictor, instances: Sequence[Any]

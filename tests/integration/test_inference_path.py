@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from model_registry import ModelRegistry, RegistrySettings, RegistryUnavailableError
 from service import ServiceSettings, create_app
 from service.predict_fast_path import LARGE_BODY_BYTES
+from service.runtime.inference import LARGE_ANSWER_OUTPUTS
 from service.runtime.loaded_models import measured_call_s
 from service.schemas import MAX_LISTED_ERRORS
 from tests.fakes import (
@@ -388,3 +389,16 @@ async def test_the_access_log_can_be_limited_to_errors(
     logged = [r.getMessage() for r in caplog.records if r.name == "service.access"]
     expected = ["POST /v1/models/echo/predict 200"] if access_log else []
     assert logged == [*expected, "POST /v1/models/echo/predict 422"]
+
+
+async def test_a_large_answer_is_serialised_off_the_event_loop(
+    client: httpx.AsyncClient, count_hops: list[str]
+) -> None:
+    few = {"instances": [{"value": i} for i in range(LARGE_ANSWER_OUTPUTS)]}
+    assert len((await client.post("/v1/models/echo/predict", json=few)).json()["predictions"]) == 64
+    assert count_hops == []
+    many = {"instances": [{"value": i} for i in range(LARGE_ANSWER_OUTPUTS + 1)]}
+    answered = await client.post("/v1/models/echo/predict", json=many)
+    assert [p["value"] for p in answered.json()["predictions"]] == [i + 10.0 for i in range(65)]
+    assert len(count_hops) == 1
+    assert "model_dump_json" in count_hops[0]

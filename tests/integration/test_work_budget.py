@@ -3,7 +3,9 @@ runs, with the limit named; up to the limit it is answered."""
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
@@ -57,3 +59,27 @@ def test_text_characters_are_budgeted_per_request(client: TestClient) -> None:
     assert "characters" in over.json()["detail"]
     within = client.post("/v1/models/spam-svm/predict", json={"instances": [message] * 3})
     assert within.status_code == 200, within.text
+
+
+def test_an_answer_near_the_budget_is_serialised_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two long trajectories are a large answer though they are two predictions: over a
+    tenth of the budget, the answer is written in the thread pool."""
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    short = client.post("/v1/models/gd-quadratic/predict", json={"instances": [quadratic(100)]})
+    assert short.status_code == 200
+    assert not any("model_dump_json" in hop for hop in hops)
+    long = client.post(
+        "/v1/models/gd-quadratic/predict", json={"instances": [quadratic(10_000)] * 2}
+    )
+    assert long.status_code == 200
+    assert len(long.json()["predictions"][1]["trajectory"]) > 10_000
+    assert any("model_dump_json" in hop for hop in hops)
