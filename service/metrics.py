@@ -81,7 +81,9 @@ class ServiceMetrics:
                 self.requests.labels(method, route, str(status)),
                 self.latency.labels(route),
             ]
-            if status >= 400 and route.startswith("/v1/models/") and route.endswith("/predict"):
+            # A model's own predict route; not the catch-all of unknown names.
+            is_predict = route.startswith("/v1/models/") and route.endswith("/predict")
+            if status >= 400 and is_predict and "{" not in route:
                 children.append(self.errors.labels(route.split("/")[3], str(status)))
             self._request_children[(method, route, status)] = children
         children[0].inc()

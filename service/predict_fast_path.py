@@ -27,32 +27,24 @@ from urllib.parse import parse_qsl
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ListedValidationError, error_response
 from service.routes.predict import (
-    ALIAS_PATTERN,
     PinQuery,
     predict_answer,
     predict_path,
     request_model,
 )
-from service.schemas import MAX_LISTED_ERRORS, MAX_REQUESTED_VERSION
+from service.schemas import MAX_LISTED_ERRORS
 from service.security import check_token
 from training import AnyModelSpec, AnySpec, ModelSpec
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 LARGE_BODY_BYTES = 64 * 1024
 _EMPTY = object()  # no body at all, which FastAPI reports as missing (`null` is a value)
-
-
-class _Pin(BaseModel):
-    """The query of a predict route, with the constraints its FastAPI route declares."""
-
-    version: int | None = Field(None, ge=1, le=MAX_REQUESTED_VERSION)
-    alias: str | None = Field(None, pattern=ALIAS_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +156,10 @@ def _validate_query(query_string: bytes) -> tuple[PinQuery, list[dict[str, Any]]
     # Starlette's parsing: latin-1, blank values kept, the last of a repeated name wins.
     values = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     try:
-        pin = _Pin.model_validate({k: values[k] for k in ("version", "alias") if k in values})
+        pin = PinQuery.model_validate({k: values[k] for k in ("version", "alias") if k in values})
     except ValidationError as error:  # two fields: never more errors than a 422 lists
         return PinQuery(), _located(error, "query")
-    return PinQuery(pin.version, pin.alias), []
+    return pin, []
 
 
 def _located(error: ValidationError, where: str) -> list[dict[str, Any]]:

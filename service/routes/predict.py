@@ -6,7 +6,6 @@ factory, and postponed annotations would turn it into a query parameter.
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import APIRouter, Query, Response
@@ -49,12 +48,12 @@ VERSION_DESCRIPTION = "pin a version"
 ALIAS_DESCRIPTION = "pin an alias (a ?version= given too wins)"
 
 
-@dataclass(frozen=True, slots=True)
-class PinQuery:
-    """`?version=` and `?alias=`, validated: the version a request pins, if any."""
+class PinQuery(BaseModel):
+    """`?version=` and `?alias=`: the version a request pins, if any. The route declares
+    the same constraints as query parameters; the fast path validates with this model."""
 
-    version: int | None = None
-    alias: str | None = None
+    version: int | None = Field(None, ge=1, le=MAX_REQUESTED_VERSION)
+    alias: str | None = Field(None, pattern=ALIAS_PATTERN)
 
 
 def build_predict_router(catalog: Sequence[AnySpec]) -> APIRouter:
@@ -121,7 +120,9 @@ def _make_endpoint(spec: AnyModelSpec) -> Callable[..., Awaitable[Any]]:
         ] = None,
     ) -> Response:
         instances = cast(PredictRequest[Any], body).instances
-        answer = await predict_answer(inference, spec, instances, PinQuery(version, alias))
+        answer = await predict_answer(
+            inference, spec, instances, PinQuery.model_construct(version=version, alias=alias)
+        )
         return Response(answer, media_type="application/json")
 
     return predict
