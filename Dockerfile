@@ -24,13 +24,9 @@ RUN python -m venv /opt/venv \
  && useradd --system --uid 10001 --user-group --create-home practica
 WORKDIR /opt/practica
 
-# ---- requirements: the pinned lists of pyproject.toml, one file per install
+# ---- requirements: every distribution each install needs, pinned (scripts/lock.sh)
 FROM base AS requirements
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; \
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-print(*project["dependencies"], *project["optional-dependencies"]["s3"], sep="\n", file=open("serving.txt", "w")); \
-print(*project["optional-dependencies"]["train"], sep="\n", file=open("train.txt", "w"))'
+COPY requirements/serving.lock requirements/train.lock ./
 
 # ---- wheel: the project itself, built once for both targets
 FROM base AS wheel
@@ -43,15 +39,15 @@ RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # ---- serving-deps: serving's libraries, a layer rebuilt only when the pins change
 FROM base AS serving-deps
-RUN --mount=type=bind,from=requirements,source=/opt/practica/serving.txt,target=/tmp/serving.txt \
-    pip install --requirement /tmp/serving.txt
+RUN --mount=type=bind,from=requirements,source=/opt/practica/serving.lock,target=/tmp/serving.lock \
+    pip install --requirement /tmp/serving.lock
 
 # ---- trainer: serving's libraries, the `train` extra and the bundled datasets
 FROM serving-deps AS trainer
 # PyTorch's CPU build: the default wheel on PyPI brings gigabytes of CUDA libraries.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN --mount=type=bind,from=requirements,source=/opt/practica/train.txt,target=/tmp/train.txt \
-    pip install --extra-index-url "${TORCH_INDEX_URL}" --requirement /tmp/train.txt
+RUN --mount=type=bind,from=requirements,source=/opt/practica/train.lock,target=/tmp/train.lock \
+    pip install --extra-index-url "${TORCH_INDEX_URL}" --requirement /tmp/train.lock
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
     pip install --no-deps /wheels/practica-*.whl
 COPY data /opt/practica/data

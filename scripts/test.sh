@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev,train,dvc,s3,aws]"
+# Constrained by the lock, so CI tests the transitive versions the images install.
+.venv/bin/python -m pip install --quiet --constraint requirements/dev.lock -e ".[dev,train,dvc,s3,aws]"
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

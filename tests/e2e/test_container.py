@@ -455,7 +455,7 @@ def test_dockerfile_serving_target_is_sagemakers_contract() -> None:
     ]
     assert any("pip install" in run for run in installs)
     for run in installs:
-        assert not re.search(r"torch|transformers|train\.txt|\[train\]", run), run
+        assert not re.search(r"torch|transformers|train\.(txt|lock)|\[train\]", run), run
 
 
 def test_serving_dependencies_leave_training_libraries_to_the_train_extra() -> None:
