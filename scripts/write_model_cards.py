@@ -33,7 +33,10 @@ def main() -> int:
         except ModelNotFoundError:
             lines += ["Not trained in this registry.", ""]
             continue
-        floors = ", ".join(f"`{f.metric}` {_bound(f.minimum, f.maximum)}" for f in spec.floors)
+        floors = ", ".join(
+            f"`{f.metric}` {_bound(f.minimum, f.maximum)}"
+            for f in spec.version_floors(version.params)
+        )
         datasets = ", ".join(f"`{k}` {v[:12]}…" for k, v in version.lineage.dataset_sha256.items())
         aliases = ", ".join(version.aliases) or "no alias"
         lines += [

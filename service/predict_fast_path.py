@@ -28,7 +28,6 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ListedValidationError, error_response
@@ -38,12 +37,12 @@ from service.routes.predict import (
     predict_path,
     request_model,
 )
+from service.runtime import LARGE_BODY_BYTES, off_loop_when
 from service.schemas import MAX_LISTED_ERRORS
 from service.security import check_token
 from training import AnyModelSpec, AnySpec, ModelSpec
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-LARGE_BODY_BYTES = 64 * 1024
 _EMPTY = object()  # no body at all, which FastAPI reports as missing (`null` is a value)
 
 
@@ -91,8 +90,8 @@ class PredictFastPath:
         raw = await _read_body(receive)
         # A large body is parsed and validated in the thread pool, so that the event loop
         # goes on answering other requests; a small one costs less than the hop.
-        off_loop = len(raw) > LARGE_BODY_BYTES
-        body = await run_in_threadpool(_parse, raw) if off_loop else _parse(raw)
+        is_large = len(raw) > LARGE_BODY_BYTES
+        body = await off_loop_when(is_large, functools.partial(_parse, raw))
         state = scope["app"].state
         token = state.settings.api_token
         if token is not None:
@@ -102,7 +101,7 @@ class PredictFastPath:
             errors.append({"type": "missing", "loc": ("body",), "msg": "Field required"})
             raise ListedValidationError(errors, len(errors))
         validate = functools.partial(_instances, target.request_type, body)
-        instances, invalid, count = await run_in_threadpool(validate) if off_loop else validate()
+        instances, invalid, count = await off_loop_when(is_large, validate)
         if errors or invalid:
             raise ListedValidationError(errors + invalid, len(errors) + count)
         return await predict_answer(state.inference, target.spec, instances, pin)

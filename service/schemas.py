@@ -60,12 +60,17 @@ class VersionDetail(BaseModel):
     aliases: list[str]
     metrics: dict[str, float]
     params: dict[str, Any]
+    floors: dict[str, str] = Field(
+        description="the quality floors this version is held to on the full profile, by metric"
+    )
     signature: Signature
     lineage: Lineage
 
 
 class ModelDetail(ModelSummary):
-    floors: dict[str, str] = Field(description="quality floors checked on the full profile")
+    floors: dict[str, str] = Field(
+        description="the quality floors a new full-profile version is held to, by metric"
+    )
     version_details: list[VersionDetail]
 
 

@@ -153,7 +153,8 @@ def promotion(spec: AnySpec, registry: ModelRegistry, candidate: ModelVersion) -
     made is the one the lineage reports.
     """
     profile = candidate.lineage.profile
-    missed = [floor for floor in spec.floors if not floor.holds(candidate.metrics)]
+    floors = spec.version_floors(candidate.params)
+    missed = [floor for floor in floors if not floor.holds(candidate.metrics)]
     if profile == "full" and missed:
         return False, "misses its floor: " + "; ".join(
             _floor_text(floor, candidate.metrics) for floor in missed

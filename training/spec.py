@@ -14,12 +14,13 @@ model file holds only its data, its model and its report.
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from training.integers import integer_fields
 from training.run import TrainingRun
 
 Profile = Literal["full", "smoke"]
@@ -27,9 +28,20 @@ PROFILES: tuple[Profile, ...] = ("full", "smoke")
 
 
 class Schema(BaseModel):
-    """Base of every request and response schema: unknown fields and NaN/inf are refused."""
+    """Base of every request and response schema: unknown fields and NaN/inf are refused,
+    and JSON types are taken as the schema states them (no `"3"` for 3, no `1` for true).
+    Formats whose values arrive as text (CSV cells, query strings) validate with
+    `strict=False`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats_as_ints(cls, data: Any) -> Any:
+        converters = integer_fields(cls)
+        if not converters or not isinstance(data, dict):
+            return data
+        return {k: converters[k](v) if k in converters else v for k, v in data.items()}
 
 
 class TrainConfig(BaseModel):
@@ -53,6 +65,23 @@ class Floor:
         return (self.minimum is None or value >= self.minimum) and (
             self.maximum is None or value <= self.maximum
         )
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The data a version's floors are measured on, as the API receives it.
+
+    Tests re-score every published version with it (DESIGN.md section 2): `instances` go
+    to the predict route as JSON, and `score` turns the JSON predictions, in order, back
+    into metrics under the keys `evaluate` reports. A floor then holds for what the API
+    answers, not only for the number training wrote down.
+    """
+
+    instances: list[dict[str, Any]]
+    score: Callable[[list[dict[str, Any]]], dict[str, float]]
+    tolerance: float = 1e-6
+    """How far a re-scored metric may lie from the reported one (absolute): more than
+    rounding only where serving runs a compiled graph whose float32 sums may tip a tie."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +211,19 @@ class TrainableSpec(ABC, Generic[CfgT, DataT, ArtT]):
             if isinstance(value, type) and attribute not in cls.__dict__:
                 setattr(cls, attribute, value)
 
+    def floors_for(self, config: CfgT) -> tuple[Floor, ...]:
+        """The floors of a version trained with `config`: `floors`, unless a later stage
+        raises the bar (Titanic's engineered features, module 13)."""
+        return self.floors
+
+    def version_floors(self, params: Mapping[str, Any]) -> tuple[Floor, ...]:
+        """The floors of a published version, from the config it recorded as `params`."""
+        try:
+            config = self.config_schema.model_validate(params)
+        except ValidationError:  # a version trained with a config this code no longer reads
+            return self.floors
+        return self.floors_for(config)
+
     def config(self, profile: Profile) -> CfgT:
         """The training config of a profile: `full` is the default, `smoke` takes seconds."""
         return self.config_schema() if profile == "full" else self.smoke_config()
@@ -254,6 +296,14 @@ class ModelSpec(TrainableSpec[CfgT, DataT, ArtT], Generic[InT, OutT, CfgT, DataT
     def work(self, instance: InT) -> int:
         """What answering `instance` costs, in `work_unit`s (see `max_work`)."""
         return 1
+
+    def held_out(self, config: CfgT, run: TrainingRun) -> HeldOut | None:
+        """The data `evaluate` measured the floors on, as requests (see `HeldOut`), for the
+        version trained with `config`: the same split, rebuilt from the raw rows.
+
+        Every model with floors answers one; None (the default) for one without.
+        """
+        return None
 
     def batch_group(self, instance: InT) -> Hashable:
         """Requests whose first instances share this key may be batched together.

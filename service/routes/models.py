@@ -1,6 +1,7 @@
 """Model metadata, training reports and alias moves (the generic `{name}` routes)."""
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
@@ -25,7 +26,7 @@ from service.schemas import (
     error_responses,
 )
 from service.security import AdminOnly
-from training import AnySpec, ModelSpec
+from training import AnySpec, Floor, ModelSpec
 from training.runner import REPORT_PREFIX
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -78,7 +79,7 @@ def get_model(
     versions = registry.list_versions(name) if registered is not None else []
     return ModelDetail(
         **_summary(spec, registered, models.serving_versions()).model_dump(),
-        floors={f.metric: _floor_text(f.minimum, f.maximum) for f in spec.floors},
+        floors=_floors(spec.floors_for(spec.stages("full")[-1])),
         version_details=[
             VersionDetail(
                 version=v.version,
@@ -87,6 +88,7 @@ def get_model(
                 aliases=list(v.aliases),
                 metrics=v.metrics,
                 params=v.params,
+                floors=_floors(spec.version_floors(v.params)),
                 signature=v.signature,
                 lineage=v.lineage,
             )
@@ -228,6 +230,10 @@ def _summary(
         aliases=registered.aliases if registered else {},
         serving_version=serving.get(spec.name),
     )
+
+
+def _floors(floors: Iterable[Floor]) -> dict[str, str]:
+    return {floor.metric: _floor_text(floor.minimum, floor.maximum) for floor in floors}
 
 
 def _floor_text(minimum: float | None, maximum: float | None) -> str:

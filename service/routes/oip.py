@@ -42,6 +42,7 @@ from service.routes.oip_wire import (
     BINARY,
     HEADER_LENGTH,
     JSON,
+    InferCall,
     InferRequest,
     InferResponse,
     ModelMetadata,
@@ -56,12 +57,14 @@ from service.routes.oip_wire import (
     read_request,
 )
 from service.runtime import (
+    LARGE_BODY_BYTES,
     Inference,
     InferenceTimeoutError,
     LoadedModels,
     ModelUnavailableError,
     NoServingVersionError,
     WorkBudgetError,
+    off_loop_when,
 )
 from service.schemas import (
     BODY_TOO_LARGE,
@@ -296,11 +299,20 @@ def build_oip_router(catalog: Sequence[AnySpec]) -> APIRouter:
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding != "identity":
             raise RefusedError(415, f"Content-Encoding {encoding[:40]!r}: send the body as is")
-        call = read_request(await request.body(), request.headers.get(HEADER_LENGTH))
-        instances = model.instances(call.inputs)
+        body, header_length = await request.body(), request.headers.get(HEADER_LENGTH)
+
+        def read() -> tuple[InferCall, list[Any]]:
+            call = read_request(body, header_length)
+            return call, model.instances(call.inputs)
+
+        call, instances = await off_loop_when(len(body) > LARGE_BODY_BYTES, read)
         result = await inference.infer(name, instances, version=number)
-        columns = model.output_columns(result.outputs, call.output_names)
-        return infer_response(name, result.version, call, columns)
+
+        def write() -> Response:
+            columns = model.output_columns(result.outputs, call.output_names)
+            return infer_response(name, result.version, call, columns)
+
+        return await off_loop_when(result.is_large, write)
 
     infer_docs: dict[str, Any] = {
         "response_class": Response,

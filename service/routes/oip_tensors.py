@@ -202,7 +202,9 @@ class ModelTensors:
         else:
             items = [{key: rows[i] for key, rows in columns.items()} for i in range(size)]
         try:
-            return self.batch.validate_python(items)
+            # A tensor's declared datatype, not JSON's, says what its numbers are: an FP32
+            # tensor may feed an integer field with 3.0, a BOOL one arrive as 0 and 1.
+            return self.batch.validate_python(items, strict=False)
         except ValidationError as error:
             raise TensorError(_describe(error, self.inputs)) from None
 

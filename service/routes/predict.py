@@ -10,12 +10,11 @@ from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, create_model
-from starlette.concurrency import run_in_threadpool
 
 from model_registry import ModelNotFoundError
 from service.deps import InferenceDep
 from service.logging import model_var
-from service.runtime import Inference
+from service.runtime import Inference, off_loop_when
 from service.schemas import (
     JSON_BODY_ERRORS,
     MAX_INSTANCES,
@@ -138,11 +137,8 @@ async def predict_answer(
     response: BaseModel = response_model(spec)(
         model=spec.name, version=result.version, predictions=result.outputs
     )
-    # Serialised here, once: returning the model would make FastAPI validate it again. A
-    # large answer is written in the thread pool, so that the event loop goes on serving.
-    if result.is_large:
-        return (await run_in_threadpool(response.model_dump_json)).encode()
-    return response.model_dump_json().encode()
+    # Serialised here, once: returning the model would make FastAPI validate it again.
+    return (await off_loop_when(result.is_large, response.model_dump_json)).encode()
 
 
 def _body_example(example: dict[str, Any]) -> Any:

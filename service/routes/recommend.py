@@ -106,7 +106,15 @@ async def _post(
     return await _recommend(inference, query)
 
 
-async def _get(query: Annotated[MovieQuery, Query()], inference: InferenceDep) -> Response:
+class MovieQueryParameters(MovieQuery):
+    """`GET /recommend`'s query: a query string is text, so `k` is read from its digits."""
+
+    model_config = ConfigDict(strict=False)
+
+
+async def _get(
+    query: Annotated[MovieQueryParameters, Query()], inference: InferenceDep
+) -> Response:
     return await _recommend(inference, query)
 
 

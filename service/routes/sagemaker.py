@@ -12,6 +12,7 @@ of its own API, so a bearer token could never arrive. `X-Amzn-SageMaker-Custom-A
 is accepted and ignored.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from service.routes.sagemaker_io import (
     read_instances,
     request_body_docs,
 )
+from service.runtime import off_loop_when
 from service.schemas import ErrorResponse, error_responses
 from training import AnySpec, ModelSpec
 
@@ -100,7 +102,8 @@ def build_sagemaker_router(catalog: Sequence[AnySpec]) -> APIRouter:
         except RefusedError as refusal:
             return refusal.response()
         result = await inference.infer(model.name, instances)
-        return answer(wanted, model.spec, result)
+        write = functools.partial(answer, wanted, model.spec, result)
+        return await off_loop_when(result.is_large, write)
 
     return router
 

@@ -16,6 +16,7 @@ model's own input schema, and an answer is written in the media type `Accept` as
 import csv
 import datetime
 import enum
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from service.errors import error_body
 from service.routes.predict import response_model
-from service.runtime import InferenceResult
+from service.runtime import LARGE_BODY_BYTES, InferenceResult, off_loop_when
 from service.schemas import MAX_INSTANCES, error_responses
 from training import AnyModelSpec
 from training.data.images import MAX_IMAGE_BYTES, ImageTooLargeError, check_image
@@ -178,10 +179,16 @@ def _invalid(loc: Loc, message: str, kind: str) -> RequestValidationError:
 
 
 def _validated(
-    model: ModelInput, items: list[Any], where: Loc, locate: Callable[[int], Loc]
+    model: ModelInput,
+    items: list[Any],
+    where: Loc,
+    locate: Callable[[int], Loc],
+    *,
+    strict: bool = True,
 ) -> list[Any]:
     """`items` (found at `where`) validated by the model's input schema; `locate` gives the
-    location of item i, so that each error names the instance (or CSV line) and its field."""
+    location of item i, so that each error names the instance (or CSV line) and its field.
+    `strict=False` reads a CSV cell's text as the number or boolean its field takes."""
     if not items:
         raise _invalid(where, "send at least one instance", "too_short")
     if len(items) > model.max_instances:
@@ -191,7 +198,7 @@ def _validated(
             "too_long",
         )
     try:
-        return model.batch.validate_python(items)
+        return model.batch.validate_python(items, strict=strict)
     except ValidationError as error:
         # The input is not echoed back, as on every route: it may be large, or private.
         issues = error.errors(include_url=False, include_input=False)
@@ -246,7 +253,7 @@ def _csv_instances(body: bytes, model: ModelInput) -> list[Any]:
             f"{model.name} takes no CSV (its input is not a flat row of fields): send {send}",
         )
     lines, items = model.csv.instances(_csv_rows(body))
-    return _validated(model, items, ["body"], lambda i: ["body", "line", lines[i]])
+    return _validated(model, items, ["body"], lambda i: ["body", "line", lines[i]], strict=False)
 
 
 def _image_instances(body: bytes, model: ModelInput) -> list[Any]:
@@ -287,7 +294,8 @@ async def read_instances(request: Request, model: ModelInput) -> list[Any]:
             f"unsupported media type {shown!r}: send application/json, text/csv, "
             "or image/jpeg or image/png for an image model",
         )
-    return read(await request.body(), model)
+    body = await request.body()
+    return await off_loop_when(len(body) > LARGE_BODY_BYTES, functools.partial(read, body, model))
 
 
 # ----------------------------------------------------------------- answers

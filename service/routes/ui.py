@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from model_registry import ModelRegistry, RegistryError, VersionNotFoundError
+from model_registry import ModelRegistry, ModelVersion, RegistryError, VersionNotFoundError
 from model_registry.registry import serving_version
 from service.deps import CatalogDep, InferenceDep, LoadedModelsDep, RegistryDep, SettingsDep
 from service.errors import ERROR_STATUS
@@ -106,7 +106,7 @@ def catalog_page(
                     serving_version=serving.get(spec.name),
                     shown_version=shown,
                     profile=record.lineage.profile if record else None,
-                    headline=_headline(spec, record.metrics if record else {}),
+                    headline=_headline(spec, record),
                 )
             )
     except Exception as error:
@@ -197,18 +197,19 @@ def _report(
     return report, None
 
 
-def _headline(spec: AnySpec, metrics: Mapping[str, float]) -> MetricRow | None:
-    """The model's first floor with the version's value: the one number a catalog row shows."""
-    if not spec.floors:
+def _headline(spec: AnySpec, record: ModelVersion | None) -> MetricRow | None:
+    """The version's first floor with its value: the one number a catalog row shows."""
+    floors = spec.version_floors(record.params) if record else spec.floors
+    if not floors:
         return None
-    floor = spec.floors[0]
-    return MetricRow(floor.metric, metrics.get(floor.metric), floor)
+    floor = floors[0]
+    return MetricRow(floor.metric, record.metrics.get(floor.metric) if record else None, floor)
 
 
 def _metric_rows(spec: AnySpec, selected: VersionDetail | None) -> list[MetricRow]:
     if selected is None:
         return []
-    floors = {floor.metric: floor for floor in spec.floors}
+    floors = {floor.metric: floor for floor in spec.version_floors(selected.params)}
     with_floors = [MetricRow(m, selected.metrics.get(m), f) for m, f in floors.items()]
     others = [MetricRow(m, value, None) for m, value in selected.metrics.items() if m not in floors]
     return with_floors + others

@@ -7,10 +7,12 @@ batching        MicroBatcher: groups concurrent requests for one model into one 
 
 from service.runtime.batching import MicroBatcher
 from service.runtime.inference import (
+    LARGE_BODY_BYTES,
     Inference,
     InferenceResult,
     InferenceTimeoutError,
     WorkBudgetError,
+    off_loop_when,
 )
 from service.runtime.loaded_models import (
     LoadedModels,
@@ -19,6 +21,7 @@ from service.runtime.loaded_models import (
 )
 
 __all__ = [
+    "LARGE_BODY_BYTES",
     "Inference",
     "InferenceResult",
     "InferenceTimeoutError",
@@ -27,4 +30,5 @@ __all__ = [
     "ModelUnavailableError",
     "NoServingVersionError",
     "WorkBudgetError",
+    "off_loop_when",
 ]

@@ -9,9 +9,9 @@ answering in microseconds (PCA, a linear model, a compiled graph) runs on the ev
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,16 @@ on one core, loan-default (a 70 µs graph) served 2,150 requests/s through the p
 
 
 LARGE_ANSWER_OUTPUTS = 64
+LARGE_BODY_BYTES = 64 * 1024
+"""A body over this is parsed and validated in the thread pool (~1 ms of work and more)."""
+
+T = TypeVar("T")
+
+
+async def off_loop_when(is_large: bool, work: Callable[[], T]) -> T:
+    """`work()`, in the thread pool when it is large (a big body to parse, a big answer to
+    write), so that the event loop goes on serving other requests meanwhile."""
+    return await run_in_threadpool(work) if is_large else work()
 
 
 class InferenceTimeoutError(Exception):

@@ -152,6 +152,40 @@ def test_wrong_types_and_unknown_fields_get_422_naming_the_field(
         assert ["body", "instances", 0, field] in [i["loc"] for i in response.json()["detail"]]
 
 
+def _type_swaps(value: object) -> list[object]:
+    """Values of another JSON type than `value`'s, each of which lax validation would read
+    as `value`'s type: the number as text, a boolean as a number and the reverse."""
+    if isinstance(value, bool):
+        return [int(value), str(value).lower()]
+    if isinstance(value, int | float):
+        return [str(value), True]
+    if isinstance(value, list) and value and isinstance(value[0], int | float):
+        return [[str(value[0]), *value[1:]], [True, *value[1:]]]
+    return []
+
+
+@pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
+def test_json_types_are_taken_as_the_schema_states_them(
+    spec: ModelSpec, served: TestClient
+) -> None:  # type: ignore[type-arg]
+    url = f"/v1/models/{spec.name}/predict"
+    example = spec.example_input.model_dump(mode="json")
+    for field, value in example.items():
+        for swapped in _type_swaps(value):
+            response = served.post(url, json={"instances": [{**example, field: swapped}]})
+            assert response.status_code == 422, f"{field}={swapped!r}: {response.text}"
+            locations = [issue["loc"][:5] for issue in response.json()["detail"]]
+            assert ["body", "instances", 0, field] in [loc[:4] for loc in locations]
+    # JSON Schema's integer takes 3.0: so does every integer field.
+    integral = {
+        field: float(value) if type(value) is int else
+        [float(v) for v in value] if isinstance(value, list) and value and type(value[0]) is int
+        else value
+        for field, value in example.items()
+    }  # fmt: skip
+    assert served.post(url, json={"instances": [integral]}).status_code == 200
+
+
 @pytest.mark.parametrize("spec", SERVABLE, ids=_ids(SERVABLE))
 def test_too_many_instances_get_422(spec: ModelSpec, served: TestClient) -> None:  # type: ignore[type-arg]
     example = spec.example_input.model_dump(mode="json")

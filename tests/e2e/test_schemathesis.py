@@ -5,7 +5,7 @@ phases (examples, coverage, fuzzing, stateful) with a fixed seed on a server wit
 admin token and on one with it (sent with every request, so the alias PUT is exercised
 too), then once more on the second with a random seed that a failure names, fuzzing and
 stateful only (the other two phases do not depend on the seed). Any finding fails the test,
-except those `schemathesis_config` and `is_tolerated` state with why.
+except those `schemathesis_config` states with why.
 """
 
 import json
@@ -94,18 +94,6 @@ checks.positive_data_acceptance.expected-statuses = {json.dumps([*accepted, 422]
 include-path-regex = "^/v2/models/.+/infer$"
 checks.positive_data_acceptance.expected-statuses = {json.dumps([*accepted, 400])}
 """
-
-
-def is_tolerated(finding: Finding) -> bool:
-    """Findings that state a known leniency, not a fault.
-
-    The coverage phase sends each field a value of another JSON type. Request schemas
-    validate in pydantic's lax mode, which reads `0` and `1` as booleans, and `false`,
-    `true` and numeric strings as numbers: such a request is answered as if the value had
-    its documented type, although the schema does not allow it. Only that phase's type
-    swaps are tolerated; any other accepted schema violation still fails the test.
-    """
-    return finding.check == "negative_data_rejection" and finding.scenario == "incorrect_type"
 
 
 @dataclass(frozen=True)
@@ -266,11 +254,9 @@ def test_schemathesis_finds_no_fault(scenario: Scenario, serving: str, tmp_path:
     workdir = tmp_path / "schemathesis"
     workdir.mkdir()
     run = run_schemathesis(serving, scenario, seed, workdir)
-    faults = [finding for finding in run.findings if not is_tolerated(finding)]
-    message = failure_message(run, scenario, seed, faults)
+    message = failure_message(run, scenario, seed, run.findings)
     message += f"\nserver log: {tmp_path / 'server.log'}"
-    assert not faults, message
+    assert not run.findings, message
     assert not run.errors, message
     assert run.cases > 0, message
-    # Exit code 1 only for the tolerated findings; anything else (a crash, a usage error) fails.
-    assert run.returncode == (1 if run.findings else 0), message
+    assert run.returncode == 0, message  # a crash or a usage error fails too

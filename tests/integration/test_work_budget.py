@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service import ServiceSettings, create_app
+from service.routes.sagemaker import build_sagemaker_router
 from training import get_spec
 
 
@@ -83,3 +84,50 @@ def test_an_answer_near_the_budget_is_serialised_off_the_event_loop(
     assert long.status_code == 200
     assert len(long.json()["predictions"][1]["trajectory"]) > 10_000
     assert any("model_dump_json" in hop for hop in hops)
+
+
+def test_other_routes_parse_large_bodies_and_write_large_answers_off_the_event_loop(
+    trained_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SageMaker's /invocations and the Open Inference Protocol's infer, like predict: a
+    small request makes no thread-pool hop at all, a large one parses and writes in the
+    thread pool."""
+    catalog = [get_spec("iris-pca")]
+    app = create_app(ServiceSettings(home=trained_home, log_json=False), catalog=catalog)
+    app.include_router(build_sagemaker_router(catalog))
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    flower = get_spec("iris-pca").example_input.model_dump()
+    # Many digits each: 1,000 flowers make a body of well over 64 KiB.
+    flowers = [{k: v + i * 1e-13 for k, v in flower.items()} for i in range(1000)]
+    tensors = {
+        "inputs": [
+            {"name": k, "shape": [len(flowers)], "datatype": "FP64", "data": [f[k] for f in flowers]}
+            for k in flower
+        ]
+    }  # fmt: skip
+    with TestClient(app) as client:
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        for batch in ([flower], flowers):
+            hops.clear()
+            sagemaker = client.post("/invocations", json={"instances": batch})
+            assert sagemaker.status_code == 200, sagemaker.text
+            sagemaker_hops = list(hops)
+            hops.clear()
+            body = {"inputs": [{**t, "shape": [len(batch)], "data": t["data"][: len(batch)]}
+                               for t in tensors["inputs"]]}  # fmt: skip
+            oip = client.post("/v2/models/iris-pca/infer", json=body)
+            assert oip.status_code == 200, oip.text
+            oip_hops = list(hops)
+            if len(batch) == 1:
+                assert sagemaker_hops == oip_hops == []
+            else:
+                assert any("_json_instances" in hop for hop in sagemaker_hops), sagemaker_hops
+                assert any("answer" in hop for hop in sagemaker_hops), sagemaker_hops
+                assert any("read" in hop for hop in oip_hops), oip_hops
+                assert any("write" in hop for hop in oip_hops), oip_hops

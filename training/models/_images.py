@@ -1,10 +1,12 @@
-"""What the image models share: preprocessing, the example photos and the thumbnail grid.
+"""What the image models share: preprocessing, the split and its held-out part as requests,
+the example photos and the thumbnail grid.
 
 Training and serving preprocess alike: the same `decode_image` (EXIF rotation, RGB, safe
 limits) and the same `Preprocessing`, whose constants travel with each version in
 `network.json`, so a request's pixels are prepared exactly as the training images were.
 """
 
+import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +22,7 @@ from training.frameworks.torch import split_inputs
 from training.report.figures import subplots
 from training.run import TrainingRun
 from training.schemas import ImageInput
+from training.spec import HeldOut
 
 if TYPE_CHECKING:
     import torch
@@ -123,7 +126,7 @@ def split_images(files: ImageFiles, prep: Preprocessing, config: SplitConfig) ->
     Each part holds `image` (the network's input), and the file's `index` in `files` and
     `path` (for the report's captions).
     """
-    parts = split_inputs({"index": np.arange(len(files))}, files.labels, config)
+    parts = split_files(files, config)
 
     def inputs(part: Inputs | None) -> Inputs | None:
         if part is None:
@@ -136,6 +139,29 @@ def split_images(files: ImageFiles, prep: Preprocessing, config: SplitConfig) ->
     assert train is not None
     assert test is not None
     return Holdout(train, test, parts.y_train, parts.y_test, inputs(parts.X_val), parts.y_val)
+
+
+def split_files(files: ImageFiles, config: SplitConfig) -> Holdout[Inputs]:
+    """The files' indices (`index`) split into training, held-out and validation parts."""
+    return split_inputs({"index": np.arange(len(files))}, files.labels, config)
+
+
+def held_out_images(files: ImageFiles, config: SplitConfig, metrics: Sequence[str]) -> HeldOut:
+    """The files `split_images` holds out, as posted (each file's own bytes in base64),
+    scored by the accuracy of the answers' labels under each key of `metrics`."""
+    from sklearn.metrics import accuracy_score
+
+    parts = split_files(files, config)
+    instances = [
+        {"image_base64": base64.b64encode(files.contents[i]).decode("ascii")}
+        for i in parts.X_test["index"]
+    ]
+
+    def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+        predicted = [files.classes.index(answer["label"]) for answer in answers]
+        return dict.fromkeys(metrics, float(accuracy_score(parts.y_test, predicted)))
+
+    return HeldOut(instances, score)
 
 
 def small_cnn(

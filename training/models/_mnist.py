@@ -1,4 +1,5 @@
-"""What the MNIST models share: the request schema, its example digit, pixel scaling, split."""
+"""What the MNIST models share: the request schema, its example digit, pixel scaling, split,
+and the held-out digits as requests."""
 
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,7 +12,7 @@ from training.data import Holdout, SplitConfig, holdout
 from training.data.loaders import load_mnist
 from training.run import TrainingRun
 from training.schemas import Pixels
-from training.spec import Schema
+from training.spec import HeldOut, Schema
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 
@@ -47,6 +48,20 @@ def split_mnist(
     """Scaled MNIST images split into stratified training and held-out parts."""
     pixels, labels = load_mnist(run, run.data_path)
     return holdout(scale_pixels(pixels).astype(dtype, copy=False), labels, config)
+
+
+def held_out_digits(run: TrainingRun, config: SplitConfig) -> HeldOut:
+    """The digits `split_mnist` holds out, as posted (784 ints 0-255), scored by accuracy."""
+    from sklearn.metrics import accuracy_score
+
+    pixels, labels = load_mnist(run, run.data_path)
+    split = holdout(pixels, labels, config)  # the rows `split_mnist` holds out, unscaled
+
+    def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+        predicted = [answer["digit"] for answer in answers]
+        return {"test_accuracy": float(accuracy_score(split.y_test, predicted))}
+
+    return HeldOut([{"pixels": row.tolist()} for row in split.X_test], score)
 
 
 def shifted_copies(data: Holdout[np.ndarray]) -> Holdout[np.ndarray]:

@@ -25,6 +25,7 @@ from training.models._images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Preprocessing,
+    held_out_images,
     image_inputs,
     plot_thumbnails,
     probability_rows,
@@ -33,7 +34,7 @@ from training.models._images import (
 from training.report.classification import report_classification, report_roc
 from training.run import TrainingRun
 from training.schemas import ImageInput
-from training.spec import BatchPolicy, Floor, Schema
+from training.spec import BatchPolicy, Floor, HeldOut, Schema
 
 if TYPE_CHECKING:
     import torch
@@ -191,6 +192,10 @@ class CatDog(TorchSpec[PetPhoto, PetPrediction, CatDogTrainConfig]):
             "cv_log_loss": float(np.mean(chosen_scores["log_loss"])),
             "head_c": float(chosen),
         }
+
+    def held_out(self, config: CatDogTrainConfig, run: TrainingRun) -> HeldOut:
+        files = load_pet_photos(run, run.data_path)
+        return held_out_images(files, config, ("test_accuracy",))
 
     def encode(self, network: Network, batch: Sequence[PetPhoto]) -> Inputs:
         return image_inputs(network, batch)

@@ -13,6 +13,7 @@ from training.frameworks.torch import History, TorchNetwork, TorchSpec, TorchTra
 from training.models._images import (
     EXAMPLE_CIFAR_SHIP,
     Preprocessing,
+    held_out_images,
     image_inputs,
     probability_rows,
     small_cnn,
@@ -22,7 +23,7 @@ from training.report.classification import report_classification
 from training.report.curves import plot_learning_curves
 from training.run import TrainingRun
 from training.schemas import ImageInput
-from training.spec import BatchPolicy, Floor, Schema
+from training.spec import BatchPolicy, Floor, HeldOut, Schema
 
 if TYPE_CHECKING:
     import torch
@@ -159,6 +160,12 @@ class Cifar10Cnn(TorchSpec[CifarImage, CifarPrediction, Cifar10CnnTrainConfig]):
             "final_gap_no_dropout": gaps["no dropout"]["final_gap"],
             "final_gap_dropout": gaps["dropout"]["final_gap"],
         }
+
+    def held_out(self, config: Cifar10CnnTrainConfig, run: TrainingRun) -> HeldOut:
+        # `val_accuracy` is the accuracy on the test part (the validation part only stops
+        # training early), so both keys are re-scored on the test part.
+        files = load_cifar10(run, run.data_path)
+        return held_out_images(files, config, ("test_accuracy", "val_accuracy"))
 
     def encode(self, network: Network, batch: Sequence[CifarImage]) -> Inputs:
         return image_inputs(network, batch)

@@ -18,7 +18,7 @@ from pydantic import Field
 from training.frameworks.json import JsonSpec
 from training.report.figures import new_figure, subplots
 from training.run import TrainingRun
-from training.spec import Floor, Schema, TrainConfig
+from training.spec import Floor, HeldOut, Schema, TrainConfig
 
 COEFFICIENT_LIMIT = 1e6
 DIVERGENCE_FACTOR = 1e6
@@ -282,6 +282,19 @@ class GdQuadratic(
             "random_quadratics_converged_share": converged_share,
             "random_quadratics_max_abs_error_x": check_error,
         }
+
+    def held_out(self, config: GdQuadraticTrainConfig, run: TrainingRun) -> HeldOut:
+        tuning = self.load_data(config, run).tuning  # f(x) = x² from the configured start
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            [answer] = answers
+            return {
+                "abs_error_x": abs(answer["minimum_x"] - _minimiser(tuning)),
+                "steps_to_converge": float(answer["steps"]),
+            }
+
+        # Without learning_rate and max_steps, as evaluate solves it: the served defaults.
+        return HeldOut([tuning.model_dump(exclude_none=True)], score)
 
     def predict(self, artifact: TunedDescent, batch: Sequence[Quadratic]) -> list[DescentResult]:
         return [artifact.solve(quadratic) for quadratic in batch]

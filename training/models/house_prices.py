@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
-from training.data import Holdout, SplitConfig, holdout
+from training.data import Holdout, SplitConfig, holdout, request_records
 from training.data.loaders import load_boston
 from training.frameworks.numpy import NumpySpec
 from training.report.importance import plot_importance
 from training.report.regression import report_regression
 from training.run import TrainingRun
-from training.spec import Floor, Schema
+from training.spec import Floor, HeldOut, Schema
 
 # Request field → column of the classic dataset.
 COLUMNS = {
@@ -178,6 +179,21 @@ class HousePrices(
             f"{artifact.intercept[0]:.2f} k USD of an average training tract."
         )
         return metrics
+
+    def held_out(self, config: HousePricesTrainConfig, run: TrainingRun) -> HeldOut:
+        from sklearn.metrics import r2_score
+
+        frame, target = load_boston(run, run.data_path)
+        tracts = pd.DataFrame({field: frame[column] for field, column in COLUMNS.items()})
+        tracts["borders_charles_river"] = tracts["borders_charles_river"].astype(bool)
+        split = holdout(tracts, target, config, stratify=False)  # the rows `load_data` held out
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            predicted = [answer["median_value_k_usd"] for answer in answers]
+            return {"test_r2": float(r2_score(split.y_test, predicted))}
+
+        # Answers are rounded to the dollar, which moves R² in its sixth decimal.
+        return HeldOut(request_records(split.X_test), score, tolerance=1e-5)
 
     def predict(self, artifact: LinearModel, batch: Sequence[HouseFeatures]) -> list[HousePrice]:
         X = design_matrix({column: [getattr(item, field) for item in batch]

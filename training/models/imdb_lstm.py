@@ -35,7 +35,7 @@ from training.models.review_sentiment import MovieReview, ReviewPolarity
 from training.report.classification import report_classification, report_roc
 from training.report.curves import plot_learning_curves
 from training.run import TrainingRun
-from training.spec import BatchPolicy, Floor
+from training.spec import BatchPolicy, Floor, HeldOut
 
 if TYPE_CHECKING:
     import torch
@@ -81,20 +81,12 @@ class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
         return ImdbLstmTrainConfig(max_samples=600, epochs=2, min_frequency=2)
 
     def load_data(self, config: ImdbLstmTrainConfig, run: TrainingRun) -> Holdout[Inputs]:
-        if run.data_path is not None:
-            frame = load_imdb_reviews(run, run.data_path).assign(source=2)
-        else:
-            bundled = [
-                load_rt_polarity(run).assign(source=0),
-                load_imdb_sentences(run).assign(source=1),
-            ]
-            frame = pd.concat(bundled, ignore_index=True)
-        y = (frame["label"] == "positive").to_numpy(dtype=np.int64)
+        frame = reviews(run)
         inputs = {
             "text": frame["text"].to_numpy(dtype=object),
             "source": frame["source"].to_numpy(),
         }
-        parts = split_inputs(inputs, y, config)
+        parts = split_inputs(inputs, polarity(frame), config)
         # The vocabulary comes from the training part alone (`fit` rebuilds the same one).
         tokenizer = vocabulary(parts.X_train, config)
 
@@ -189,6 +181,19 @@ class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
         return metrics | {"best_epoch": float(artifact.history.best_epoch),
                           "vocabulary_size": float(words)}  # fmt: skip
 
+    def held_out(self, config: ImdbLstmTrainConfig, run: TrainingRun) -> HeldOut:
+        from sklearn.metrics import accuracy_score
+
+        frame = reviews(run)
+        texts = frame["text"].to_numpy(dtype=object)
+        split = split_inputs({"text": texts}, polarity(frame), config)  # `load_data`'s split
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            predicted = [CLASSES.index(answer["label"]) for answer in answers]
+            return {"test_accuracy": float(accuracy_score(split.y_test, predicted))}
+
+        return HeldOut([{"text": text} for text in split.X_test["text"]], score)
+
     def batch_group(self, instance: MovieReview) -> Hashable:
         return length_bucket(instance.text, width=100, buckets=12)
 
@@ -200,6 +205,19 @@ class ImdbLstm(TorchSpec[MovieReview, ReviewPolarity, ImdbLstmTrainConfig]):
             ReviewPolarity(label="positive" if p > 0.5 else "negative", probability=float(p))
             for p in softmax64(outputs)[:, 1]
         ]
+
+
+def reviews(run: TrainingRun) -> pd.DataFrame:
+    """`text`, `label`, `source` (index in SOURCES): the user's IMDB, else the bundled sets."""
+    if run.data_path is not None:
+        return load_imdb_reviews(run, run.data_path).assign(source=2)
+    bundled = [load_rt_polarity(run).assign(source=0), load_imdb_sentences(run).assign(source=1)]
+    return pd.concat(bundled, ignore_index=True)
+
+
+def polarity(frame: pd.DataFrame) -> np.ndarray:
+    """Class indices of the reviews' labels: 1 positive, 0 negative."""
+    return (frame["label"] == "positive").to_numpy(dtype=np.int64)
 
 
 def vocabulary(X_train: Inputs, config: ImdbLstmTrainConfig) -> "Tokenizer":

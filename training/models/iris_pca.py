@@ -1,17 +1,18 @@
 """Module 1: PCA from scratch on Iris, by eigendecomposition of the covariance matrix."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from training.algorithms.pca import Pca, fit_pca
-from training.data import Holdout, SplitConfig, holdout
+from training.data import Holdout, SplitConfig, holdout, request_records
 from training.data.loaders import load_iris
 from training.frameworks.numpy import NumpySpec
 from training.report.figures import new_figure
 from training.run import TrainingRun
-from training.spec import Floor, Schema
+from training.spec import Floor, HeldOut, Schema
 
 SPECIES = ("setosa", "versicolor", "virginica")  # class 0, 1, 2
 IrisSplit = Holdout[np.ndarray]
@@ -59,12 +60,7 @@ class IrisPca(NumpySpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
     def evaluate(
         self, artifact: Pca, data: IrisSplit, config: IrisPcaTrainConfig, run: TrainingRun
     ) -> dict[str, float]:
-        from sklearn.decomposition import PCA
-
-        reference = PCA(n_components=len(artifact.components)).fit(data.X_train)
-        # Eigenvectors are defined up to sign: align each reference axis before comparing.
-        signs = np.sign((reference.components_ * artifact.components).sum(axis=1))
-        diff = np.abs(reference.components_ * signs[:, None] - artifact.components).max()
+        diff = diff_vs_sklearn(artifact.components, data.X_train)
         held_out_ratio = float(artifact.cumulative_variance_ratio(data.X_test)[1])
         self._plot(artifact, data, run)
         run.add_table(
@@ -79,8 +75,29 @@ class IrisPca(NumpySpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
         return {
             "explained_variance_2d": held_out_ratio,
             "train_explained_variance_2d": float(artifact.explained_variance_ratio[:2].sum()),
-            "max_abs_diff_vs_sklearn": float(diff),
+            "max_abs_diff_vs_sklearn": diff,
         }
+
+    def held_out(self, config: IrisPcaTrainConfig, run: TrainingRun) -> HeldOut:
+        import pandas as pd
+
+        X, y, _ = load_iris(run)
+        flowers = pd.DataFrame(X, columns=FEATURES)
+        split = holdout(flowers, y, config)  # the rows `load_data` held out
+        X_train, X_test = split.X_train.to_numpy(), split.X_test.to_numpy()
+        centred = X_test - X_train.mean(axis=0)  # around the training mean, as fit_pca centres
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            projected = np.array([answer["components"] for answer in answers])
+            # The answers are `centred @ components.T` for the first two axes: least squares
+            # on the held-out rows (4 features, full rank) gives back the axes served.
+            served, *_ = np.linalg.lstsq(centred, projected, rcond=None)
+            return {
+                "explained_variance_2d": float((projected**2).sum() / (centred**2).sum()),
+                "max_abs_diff_vs_sklearn": diff_vs_sklearn(served.T, X_train),
+            }
+
+        return HeldOut(request_records(split.X_test), score)
 
     def _plot(self, artifact: Pca, data: IrisSplit, run: TrainingRun) -> None:
         figure, axes = new_figure()
@@ -103,3 +120,13 @@ class IrisPca(NumpySpec[IrisMeasurements, IrisProjection, IrisPcaTrainConfig, Ir
     def predict(self, artifact: Pca, batch: Sequence[IrisMeasurements]) -> list[IrisProjection]:
         X = np.array([[getattr(flower, name) for name in FEATURES] for flower in batch])
         return [IrisProjection(components=row[:2].tolist()) for row in artifact.transform(X)]
+
+
+def diff_vs_sklearn(components: np.ndarray, X_train: np.ndarray) -> float:
+    """Largest difference of `components`' loadings from scikit-learn's PCA of `X_train`."""
+    from sklearn.decomposition import PCA
+
+    reference = PCA(n_components=len(components)).fit(X_train).components_
+    # Eigenvectors are defined up to sign: align each reference axis before comparing.
+    signs = np.sign((reference * components).sum(axis=1))
+    return float(np.abs(reference * signs[:, None] - components).max())

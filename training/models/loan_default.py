@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from model_registry.errors import ArtifactIntegrityError
-from training.data import Holdout, holdout
+from training.data import Holdout, holdout, request_records
 from training.data.loaders import load_loans
 from training.frameworks.base import META_FILE, RUNTIME
 from training.frameworks.compiled import (
@@ -31,7 +31,7 @@ from training.report.classification import report_classification, report_roc
 from training.report.figures import subplots
 from training.report.importance import plot_importance
 from training.run import TrainingRun
-from training.spec import Floor, LoadContext, Schema
+from training.spec import Floor, HeldOut, LoadContext, Schema
 
 Purpose = Literal[
     "all_other", "credit_card", "debt_consolidation", "educational",
@@ -161,7 +161,9 @@ class LoanDefault(
         log_annual_inc=11.35, dti=19.48, fico=737, days_with_cr_line=5640, revol_bal=28854,
         revol_util=52.1, inq_last_6mths=0, delinq_2yrs=0, pub_rec=0,
     )  # fmt: skip
-    floors = (Floor("test_roc_auc", minimum=0.68),)
+    # This data supports about 0.67 ± 0.02 from split to split: the floor is DESIGN.md's
+    # 0.66, which the contract tests also hold the mean over 5 splits (seeds) to.
+    floors = (Floor("test_roc_auc", minimum=0.66),)
     selection_metric = "validation_roc_auc"
 
     def smoke_config(self) -> LoanDefaultTrainConfig:
@@ -255,6 +257,20 @@ class LoanDefault(
             f"The highest average gain per split is {importance[0]['feature']}'s."
         )
         return metrics
+
+    def held_out(self, config: LoanDefaultTrainConfig, run: TrainingRun) -> HeldOut:
+        from sklearn.metrics import roc_auc_score
+
+        frame = load_loans(run, run.data_path)
+        frame.columns = [c.replace(".", "_") for c in frame.columns]
+        loans = frame[list(LoanApplication.model_fields)].astype({"credit_policy": bool})
+        split = holdout(loans, frame[TARGET].to_numpy(dtype=np.int64), config)  # as load_data
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            probability = [answer["probability"] for answer in answers]
+            return {"test_roc_auc": float(roc_auc_score(split.y_test, probability))}
+
+        return HeldOut(request_records(split.X_test), score)
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> LoanModel:
         if ENCODING_FILE in files:

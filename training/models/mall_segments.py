@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from training.data import Holdout, SplitConfig, holdout
+from training.data import Holdout, SplitConfig, holdout, request_records
 from training.data.loaders import load_mall_customers
 from training.frameworks.numpy import NumpySpec
 from training.report.figures import new_figure, subplots
 from training.run import TrainingRun
-from training.spec import Floor, Schema
+from training.spec import Floor, HeldOut, Schema
 
 # Dataset column → name used here.
 COLUMNS = {
@@ -96,6 +96,19 @@ def points(customers: pd.DataFrame) -> np.ndarray:
     return customers[FEATURES].to_numpy(dtype=np.float64)
 
 
+def scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per feature: standardised, income and spending count equally."""
+    return X.mean(axis=0), X.std(axis=0)
+
+
+def held_out_silhouette(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of held-out standardised points under their assigned segments."""
+    from sklearn.metrics import silhouette_score
+
+    # A held-out part that falls into one segment has no silhouette: score it 0.
+    return float(silhouette_score(Z, labels)) if len(np.unique(labels)) > 1 else 0.0
+
+
 def describe(centroid: np.ndarray) -> str:
     """'high income, low spending' from a standardised (income, spending) centroid."""
     levels = [
@@ -139,7 +152,7 @@ class MallSegments(
         from sklearn.metrics import silhouette_score
 
         X = points(data.X_train)
-        mean, scale = X.mean(axis=0), X.std(axis=0)
+        mean, scale = scaling(X)
         Z = (X - mean) / scale
         # k cannot reach the number of customers: silhouette needs a cluster with two members.
         candidate_k = np.arange(config.k_min, min(config.k_max, len(Z) - 1) + 1)
@@ -173,12 +186,10 @@ class MallSegments(
         X_train, X_test = points(data.X_train), points(data.X_test)
         train_labels, test_labels = artifact.assign(X_train), artifact.assign(X_test)
         k, elbow = len(artifact.centroids), int(artifact.elbow_k[0])
-        # A held-out part that falls into one segment has no silhouette: score it 0.
-        is_split = len(np.unique(test_labels)) > 1
-        held_out = silhouette_score(artifact.standardise(X_test), test_labels) if is_split else 0
+        held_out = held_out_silhouette(artifact.standardise(X_test), test_labels)
         train = silhouette_score(artifact.standardise(X_train), train_labels)
         metrics = {
-            "silhouette": float(held_out),
+            "silhouette": held_out,
             "train_silhouette": float(train),
             "n_clusters": float(k),
             "elbow_k": float(elbow),
@@ -211,6 +222,19 @@ class MallSegments(
             f"'{largest['description']}' ({largest['customers']} of {len(everyone)} customers)."
         )
         return metrics
+
+    def held_out(self, config: MallSegmentsTrainConfig, run: TrainingRun) -> HeldOut:
+        split = self.load_data(config, run)  # its rows already carry the request's fields
+        # evaluate measures in the version's standard units; fit took them from the training
+        # customers, so the same rows give them back without reading the artifact.
+        mean, scale = scaling(points(split.X_train))
+        Z_test = (points(split.X_test) - mean) / scale
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            segments = np.array([answer["segment"] for answer in answers])
+            return {"silhouette": held_out_silhouette(Z_test, segments)}
+
+        return HeldOut(request_records(split.X_test), score)
 
     def predict(self, artifact: Segmentation, batch: Sequence[Customer]) -> list[CustomerSegment]:
         X = np.array([[c.annual_income_k_usd, c.spending_score] for c in batch], dtype=np.float64)

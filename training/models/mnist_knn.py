@@ -21,6 +21,7 @@ from training.models._mnist import (
     DigitImage,
     DigitPrediction,
     digit_predictions,
+    held_out_digits,
     pixel_matrix,
     split_mnist,
 )
@@ -28,7 +29,7 @@ from training.report.classification import report_classification
 from training.report.figures import subplots
 from training.report.search import Searched, grid_search, report_search
 from training.run import TrainingRun
-from training.spec import Floor, LoadContext
+from training.spec import Floor, HeldOut, LoadContext
 
 Weights = Literal["uniform", "distance"]
 DIGITS = [str(digit) for digit in range(10)]
@@ -115,6 +116,9 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
             f"it scores {metrics['test_accuracy']:.3f}."
         )
         return metrics
+
+    def held_out(self, config: MnistKnnTrainConfig, run: TrainingRun) -> HeldOut:
+        return held_out_digits(run, config)
 
     def _plot_mistakes(self, data: MnistSplit, predicted: np.ndarray, run: TrainingRun) -> None:
         wrong = np.flatnonzero(predicted != data.y_test)[:15]

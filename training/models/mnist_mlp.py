@@ -14,6 +14,7 @@ from training.models._mnist import (
     DigitImage,
     DigitPrediction,
     digit_predictions,
+    held_out_digits,
     knn_accuracy,
     pixel_matrix,
     shifted_copies,
@@ -22,7 +23,7 @@ from training.models._mnist import (
 from training.report.classification import report_classification
 from training.report.curves import plot_learning_curves
 from training.run import TrainingRun
-from training.spec import BatchPolicy, Floor
+from training.spec import BatchPolicy, Floor, HeldOut
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +84,9 @@ class MnistMlp(TorchSpec[DigitImage, DigitPrediction, MnistMlpTrainConfig]):
             f"layer instead of a distance to all {len(data.y_train):,} training images."
         )
         return metrics | {"knn_test_accuracy": knn, "best_epoch": float(best_epoch)}
+
+    def held_out(self, config: MnistMlpTrainConfig, run: TrainingRun) -> HeldOut:
+        return held_out_digits(run, config)
 
     def encode(self, network: Network, batch: Sequence[DigitImage]) -> Inputs:
         return {"pixels": pixel_matrix(batch)}

@@ -16,7 +16,7 @@ from training.data.loaders import load_titanic
 from training.frameworks.json import JsonSpec
 from training.report.figures import subplots
 from training.run import TrainingRun
-from training.spec import Floor, Schema, TrainConfig
+from training.spec import Floor, HeldOut, Schema, TrainConfig
 
 MAX_CATEGORIES = 50
 MAX_COUNT = 1_000_000_000
@@ -124,10 +124,15 @@ def cramers_v(chi2: float, observed: np.ndarray) -> float:
     return float(np.sqrt(chi2 / (observed.sum() * (min(observed.shape) - 1))))
 
 
+def crosstab(frame: pd.DataFrame, variable: str) -> pd.DataFrame:
+    """Passengers counted by `variable` (rows, sorted) and outcome (columns: died, survived)."""
+    return pd.crosstab(frame[variable], frame["Survived"]).reindex(columns=[0, 1], fill_value=0)
+
+
 def _crosstab_test(
     frame: pd.DataFrame, variable: str, labels: Mapping[Any, str], correction: bool
 ) -> IndependenceResult:
-    table = pd.crosstab(frame[variable], frame["Survived"]).reindex(columns=[0, 1], fill_value=0)
+    table = crosstab(frame, variable)
     observed = table.to_numpy(dtype=np.int64)
     chi2, p_value, dof, expected = independence_test(observed, correction)
     categories = [labels[key] for key in table.index]
@@ -227,6 +232,29 @@ class TitanicChi2(
             for statistic in ("p_value", "chi2", "cramers_v")
             for variable, result in tests.items()
         }
+
+    def held_out(self, config: TitanicChi2TrainConfig, run: TrainingRun) -> HeldOut:
+        # No split: evaluate reports the tests on the whole passenger list, so the tables
+        # a client would send are built from all of it, as fit builds them.
+        passengers = load_titanic(run, run.data_path)
+        tables = {
+            variable: crosstab(passengers, column).to_numpy(dtype=np.int64)
+            for variable, column in (("sex", "Sex"), ("class", "Pclass"))
+        }
+
+        def score(answers: list[dict[str, Any]]) -> dict[str, float]:
+            metrics = {}
+            for (variable, observed), answer in zip(tables.items(), answers, strict=True):
+                metrics[f"p_value_{variable}"] = float(answer["p_value"])
+                metrics[f"chi2_{variable}"] = float(answer["chi2"])
+                metrics[f"cramers_v_{variable}"] = cramers_v(answer["chi2"], observed)
+            return metrics
+
+        instances = [
+            {"table": observed.tolist(), "correction": config.correction}
+            for observed in tables.values()
+        ]
+        return HeldOut(instances, score)
 
     def predict(
         self, artifact: Chi2Results, batch: Sequence[ContingencyTable]

@@ -204,3 +204,24 @@ def test_floors_do_not_gate_smoke_versions_which_never_replace_full_ones(
     [smoke_again] = train_and_publish(FlooredSpec(0.9), sqlite_registry, profile="smoke")
     assert not smoke_again.promoted  # better score, but a smoke run
     assert sqlite_registry.get_model("scored-spec").aliases == {"production": 2}
+
+
+class RaisedBarSpec(FlooredSpec):
+    """Two stages, as Titanic's modules 8 and 13: the second is held to a higher floor."""
+
+    def stages_from(self, config: ScoreConfig) -> list[ScoreConfig]:
+        return [config, config.model_copy(update={"score": config.score + 0.01})]
+
+    def floors_for(self, config: ScoreConfig) -> tuple[Floor, ...]:
+        return (Floor("score", minimum=0.7),) if config.score > self.score else self.floors
+
+
+def test_a_later_stage_is_held_to_its_own_floor(sqlite_registry: ModelRegistry) -> None:
+    first, second = train_and_publish(RaisedBarSpec(0.65), sqlite_registry)
+    assert first.promoted
+    assert not second.promoted  # 0.66 beats v1 but misses the second stage's 0.7
+    assert second.reason == "misses its floor: score 0.66, floor >= 0.7"
+    assert RaisedBarSpec(0.65).version_floors(second.version.params) == (
+        Floor("score", minimum=0.7),
+    )
+    assert RaisedBarSpec(0.65).version_floors({"unknown": "params"}) == RaisedBarSpec.floors
