@@ -29,6 +29,15 @@ def _literal_integral(value: Any) -> Any:
 
 
 def _items(convert: Convert) -> Convert:
+    if convert is _integral:  # a list of numbers (784 pixels): scanned in C for a float
+
+        def numbers(value: Any) -> Any:
+            if not isinstance(value, list) or float not in map(type, value):
+                return value
+            return [_integral(item) for item in value]
+
+        return numbers
+
     def items(value: Any) -> Any:
         return [convert(item) for item in value] if isinstance(value, list) else value
 
