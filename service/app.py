@@ -19,7 +19,7 @@ from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.multi_model import HostError, ModelHost
 from service.predict_fast_path import PredictFastPath
-from service.process import prepare_serving_process
+from service.process import models_loaded, prepare_serving_process
 from service.routes import health, models, ui
 from service.routes.classify import build_classify_router
 from service.routes.docs import install_docs
@@ -73,6 +73,7 @@ def create_app(
             pinned_cache_size=settings.pinned_cache_size,
             context=LoadContext(threads=settings.inference_threads),
             on_swap=lambda name, version: metrics.serving_version.labels(name).set(version),
+            after_swaps=models_loaded,
         )
         app.state.inference = Inference(
             app.state.models,

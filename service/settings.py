@@ -66,7 +66,9 @@ class ServiceSettings(RegistrySettings):
     inference_timeout_s: float = Field(
         30.0, gt=0, le=3600, description="a model call taking longer is answered 504"
     )
-    batching: bool = Field(True, description="micro-batch concurrent requests where a model allows")
+    batching: bool = Field(
+        True, description="micro-batch concurrent requests (and share cheap models' calls)"
+    )
     batch_policies: dict[str, BatchOverride] = Field(
         default_factory=dict,
         description='per-model batching as JSON, e.g. {"news-topic": {"max_items": 32}}',

@@ -327,7 +327,7 @@ AnyModelSpec = ModelSpec[Any, Any, Any, Any, Any]
 class Predictor:
     """A spec bound to one loaded version: what the server keeps in memory."""
 
-    __slots__ = ("artifact", "call_s", "spec", "version")
+    __slots__ = ("artifact", "call_s", "item_s", "spec", "version")
 
     def __init__(self, spec: AnyModelSpec, version: int, artifact: Any) -> None:
         self.spec = spec
@@ -335,6 +335,8 @@ class Predictor:
         self.artifact = artifact
         self.call_s = float("inf")
         """What one instance costs, as the server measured it at load (unknown: infinite)."""
+        self.item_s = float("inf")
+        """What each further instance of a batch adds to a call (unknown: infinite)."""
 
     def predict(self, batch: Sequence[Any]) -> list[Any]:
         return self.spec.predict(self.artifact, batch)

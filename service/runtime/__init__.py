@@ -3,6 +3,7 @@
 loaded_models   LoadedModels: (name, version) → Predictor; hot swaps on alias moves
 inference       Inference.infer: lookup, pinned loads, batching, metrics, execution
 batching        MicroBatcher: groups concurrent requests for one model into one call
+call_costs      what a model call costs, measured at load: on the loop or in the pool
 """
 
 from service.runtime.batching import MicroBatcher

@@ -15,6 +15,13 @@ never waits for one.
   request.
 - A request whose client went away (its future cancelled) is dropped before the call
   and ignored after it.
+
+A batcher that `runs_inline` makes its calls on the event loop, in a callback scheduled
+by the first request of a turn, instead of in the thread pool: for models cheaper than
+the hop. It batches the requests that reach the model in the same turn of the loop, and
+while each turn brings more, it waits another (`INLINE_WAIT_TURNS` at most): a turn is
+one look at the sockets, microseconds when nothing else is due. A lone client's request
+brings no company, so its call runs in the next turn.
 """
 
 import asyncio
@@ -34,6 +41,13 @@ logger = logging.getLogger(__name__)
 
 RunBatch = Callable[[Sequence[Any]], list[Any]]
 
+INLINE_WAIT_TURNS = 1
+"""How many more turns of the loop an inline call waits while requests keep joining it.
+Measured over HTTP on one core with 8 clients, two runs each, titanic-survival served
+2,479 and 2,945 requests/s calling in the first turn (2.8 and 2.5 passengers a call on
+average), 3,960 and 4,040 waiting one more turn (5.3 and 5.1), and 3,668 and 2,786
+waiting up to three (5.6 and 5.1): one turn brings most of the company there is."""
+
 
 @dataclass
 class _Job:
@@ -52,29 +66,45 @@ class MicroBatcher:
         *,
         group_key: Callable[[Any], Hashable] | None = None,
         on_batch: Callable[[int], None] | None = None,
+        runs_inline: bool = False,
     ) -> None:
         self._run_batch = run_batch
         self._policy = policy
+        self.runs_inline = runs_inline
         self._group_key = group_key
         self._on_batch = on_batch
         self._queues: OrderedDict[Hashable, deque[_Job]] = OrderedDict()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._inline_call_due = False
+        self._inline_items = 0  # instances queued for the inline call that is due
+        self._inline_seen = 0  # of which the call had seen when it last looked
+        self._inline_waits = 0
 
     async def submit(self, instances: Sequence[Any]) -> list[Any]:
         """The predictions for `instances`, computed in some batch with other requests."""
-        job = _Job(instances, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        job = _Job(instances, loop.create_future())
         key = self._group_key(instances[0]) if self._group_key is not None else None
         self._queues.setdefault(key, deque()).append(job)
-        self._wakeup.set()
-        if self.is_idle:
-            self._worker = asyncio.create_task(self._work())
+        if self.runs_inline:
+            self._inline_items += len(instances)
+            if not self._inline_call_due:
+                # After the requests already due this turn: they join the call.
+                loop.call_soon(self._run_queued_inline)
+                self._inline_call_due = True
+                self._inline_seen = self._inline_items
+                self._inline_waits = 0
+        else:
+            self._wakeup.set()
+            if self.is_idle:
+                self._worker = asyncio.create_task(self._work())
         return await job.future
 
     @property
     def is_idle(self) -> bool:
-        """No call running and nothing queued: the worker has exited."""
-        return self._worker is None or self._worker.done()
+        """No call running or due and nothing queued: the worker has exited."""
+        return not self._inline_call_due and (self._worker is None or self._worker.done())
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -126,12 +156,40 @@ class MicroBatcher:
             items += len(job.instances)
         return batch
 
-    async def _run(self, batch: list[_Job]) -> None:
-        instances = [instance for job in batch for instance in job.instances]
-        if self._on_batch is not None:
-            self._on_batch(len(instances))
+    def _run_queued_inline(self) -> None:
+        if (
+            self._inline_seen < self._inline_items < self._policy.max_items
+            and self._inline_waits < INLINE_WAIT_TURNS
+        ):
+            self._inline_seen = self._inline_items
+            self._inline_waits += 1
+            asyncio.get_running_loop().call_soon(self._run_queued_inline)
+            return
+        self._inline_call_due = False
+        self._inline_items = 0
+        while any(self._queues.values()):
+            key, queue = self._oldest_queue()
+            batch = self._take(queue)
+            if not queue:
+                del self._queues[key]
+            if batch:
+                self._call_inline(batch)
+
+    def _call_inline(self, batch: list[_Job]) -> None:
         try:
-            outputs = await run_in_threadpool(self._run_batch, instances)
+            outputs = self._run_batch(self._instances(batch))
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0], error=error)
+                return
+            for job in batch:  # someone's item broke the batch: find whose
+                self._call_inline([job])
+            return
+        _share(batch, outputs)
+
+    async def _run(self, batch: list[_Job]) -> None:
+        try:
+            outputs = await run_in_threadpool(self._run_batch, self._instances(batch))
         except Exception as error:
             if len(batch) == 1:
                 _settle(batch[0], error=error)
@@ -140,11 +198,22 @@ class MicroBatcher:
             for job in batch:
                 await self._run([job])
             return
-        start = 0
-        for job in batch:
-            end = start + len(job.instances)
-            _settle(job, result=outputs[start:end])
-            start = end
+        _share(batch, outputs)
+
+    def _instances(self, batch: list[_Job]) -> list[Any]:
+        instances = [instance for job in batch for instance in job.instances]
+        if self._on_batch is not None:
+            self._on_batch(len(instances))
+        return instances
+
+
+def _share(batch: list[_Job], outputs: list[Any]) -> None:
+    """Each request's slice of the call's outputs, in order."""
+    start = 0
+    for job in batch:
+        end = start + len(job.instances)
+        _settle(job, result=outputs[start:end])
+        start = end
 
 
 def _settle(job: _Job, *, result: list[Any] | None = None, error: Exception | None = None) -> None:

@@ -4,7 +4,8 @@
 Lookup, pinned-version loading, batching, metrics and the thread-pool call live here
 once. A request makes at most one thread-pool hop, the model call (or, when batched, the
 batch's call it shares), and none when the call costs less than the hop would: a model
-answering in microseconds (PCA, a linear model, a compiled graph) runs on the event loop.
+answering in microseconds (PCA, a linear model, a compiled graph) runs on the event loop,
+and the requests for it that arrive together share one call (see `call_costs`).
 """
 
 import asyncio
@@ -17,16 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from service.metrics import ServiceMetrics
 from service.runtime.batching import MicroBatcher
+from service.runtime.call_costs import INLINE_BUDGET_S, coalesced_items
 from service.runtime.loaded_models import LoadedModels
 from training import BatchPolicy, PredictionError, Predictor
-
-INLINE_BUDGET_S = 1e-3
-"""A call expected to take less runs on the event loop. On a busy loop a thread-pool hop
-costs far more than handing the call over: the worker thread waits for the GIL while
-the loop parses other requests, and a core switches between the two. Measured over HTTP
-on one core, loan-default (a 70 µs graph) served 2,150 requests/s through the pool and
-3,300 on the loop. Other requests wait for a call on the loop: a millisecond at most."""
-
 
 LARGE_ANSWER_OUTPUTS = 64
 LARGE_BODY_BYTES = 64 * 1024
@@ -137,23 +131,34 @@ class Inference:
         self, name: str, predictor: Predictor, instances: Sequence[Any]
     ) -> list[Any]:
         policy = self._policies[name]
-        if not (self._batching and policy.is_enabled):
-            if predictor.call_s * len(instances) <= INLINE_BUDGET_S:
-                return predictor.predict(instances)  # no hop, and nothing to time out
+        if self._batching and policy.is_enabled:
+            batcher = self._batcher(name, predictor, policy, runs_inline=False)
+            return await self._in_time(name, batcher.submit(instances))
+        if predictor.call_s * len(instances) > INLINE_BUDGET_S:
             return await self._in_time(name, run_in_threadpool(predictor.predict, instances))
+        # Cheaper than a hop: on the event loop, shared with the requests that came with it.
+        items = coalesced_items(predictor) if self._batching else 1
+        if items == 1:
+            return predictor.predict(instances)  # nothing to share, and nothing to time out
+        batcher = self._batcher(name, predictor, BatchPolicy(max_items=items), runs_inline=True)
+        return await batcher.submit(instances)
+
+    def _batcher(
+        self, name: str, predictor: Predictor, policy: BatchPolicy, *, runs_inline: bool
+    ) -> MicroBatcher:
         key = (name, predictor.version)
         entry = self._batchers.get(key)
         if entry is None or entry[0] is not predictor:
             self._forget_unloaded()
-            histogram = self._metrics.batch_size.labels(name)
             batcher = MicroBatcher(
                 predictor.predict,
                 policy,
                 group_key=predictor.spec.batch_group,
-                on_batch=histogram.observe,
+                on_batch=self._metrics.batch_size.labels(name).observe,
+                runs_inline=runs_inline,
             )
             entry = self._batchers[key] = (predictor, batcher)
-        return await self._in_time(name, entry[1].submit(instances))
+        return entry[1]
 
     async def _in_time(self, name: str, call: Awaitable[list[Any]]) -> list[Any]:
         """The call's answer, or InferenceTimeoutError once the timeout has passed."""

@@ -8,7 +8,6 @@ does not block a pinned load or a swap of another model; only the swap itself do
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -21,6 +20,7 @@ from model_registry import (
     RegistryUnavailableError,
 )
 from model_registry.registry import serving_version
+from service.runtime.call_costs import INLINE_BUDGET_S, measured_call_s, measured_item_s
 from training import AnyModelSpec, AnySpec, LoadContext, ModelSpec, Predictor
 from training.runner import REPORT_PREFIX
 
@@ -57,6 +57,7 @@ class LoadedModels:
         pinned_cache_size: int = 8,
         context: LoadContext | None = None,
         on_swap: Callable[[str, int], None] | None = None,
+        after_swaps: Callable[[], None] | None = None,
     ) -> None:
         self._registry = registry
         self.specs: dict[str, AnyModelSpec] = {
@@ -72,6 +73,7 @@ class LoadedModels:
         self._lock = threading.Lock()  # guards the dictionaries above; never held while loading
         self._refreshing = threading.Lock()  # one refresh at a time (poller and admin route)
         self._on_swap = on_swap
+        self._after_swaps = after_swaps
         self.is_ready = False
         self.failures: dict[str, str] = {}
         self.registry_problem: str | None = None
@@ -191,6 +193,8 @@ class LoadedModels:
                 if self._on_swap is not None:
                     self._on_swap(name, wanted)
             self.is_ready = True
+            if swapped and self._after_swaps is not None:
+                self._after_swaps()
             return swapped
 
     def serving_versions(self) -> dict[str, int]:
@@ -206,23 +210,6 @@ class LoadedModels:
         artifact = spec.load(self._registry.read_files(record, artifact_files), self._context)
         predictor = Predictor(spec, version, artifact)
         predictor.call_s = measured_call_s(predictor)
+        if predictor.call_s <= INLINE_BUDGET_S:  # only such calls are batched on the loop
+            predictor.item_s = measured_item_s(predictor, predictor.call_s)
         return predictor
-
-
-def measured_call_s(predictor: Predictor, calls: int = 3) -> float:
-    """The fastest of a few calls on the model's example: what one instance costs.
-
-    It decides whether a request's call may run on the event loop (see `Inference`), and
-    warms the model up before the first request. A model the example fails on is never
-    run there.
-    """
-    example = [predictor.spec.example_input]
-    fastest = float("inf")
-    for _ in range(calls):
-        started = time.perf_counter()
-        try:
-            predictor.predict(example)
-        except Exception:  # the first real request will say what is wrong
-            return float("inf")
-        fastest = min(fastest, time.perf_counter() - started)
-    return fastest

@@ -20,8 +20,8 @@ from sqlalchemy.orm import sessionmaker
 from model_registry import ModelRegistry, RegistrySettings, RegistryUnavailableError
 from service import ServiceSettings, create_app
 from service.predict_fast_path import LARGE_BODY_BYTES
+from service.runtime.call_costs import measured_call_s
 from service.runtime.inference import LARGE_ANSWER_OUTPUTS
-from service.runtime.loaded_models import measured_call_s
 from service.schemas import MAX_LISTED_ERRORS
 from tests.fakes import (
     EchoArtifact,
@@ -137,6 +137,29 @@ async def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
         if line.startswith('practica_batch_size_bucket{le="1.0",model="slow-echo"}')
     )  # fmt: skip
     assert float(single.split()[-1]) < float(count.split()[-1]), "some batches held > 1 item"
+
+
+async def test_concurrent_requests_for_a_cheap_model_share_a_call_on_the_event_loop(
+    client: httpx.AsyncClient, count_hops: list[str]
+) -> None:
+    """echo answers in microseconds: the requests that reach it together share one call,
+    made on the event loop, and each gets its own answer."""
+
+    async def ask(value: float) -> httpx.Response:
+        return await client.post("/v1/models/echo/predict", json={"instances": [{"value": value}]})
+
+    count_hops.clear()
+    responses = await asyncio.gather(*(ask(v) for v in range(16)))
+    predictions = [r.json()["predictions"] for r in responses]
+    assert [p[0]["value"] for p in predictions] == [v + 10 for v in range(16)]
+    assert max(p[0]["batch_size"] for p in predictions) > 1
+    assert count_hops == [], "no call left the event loop"
+    exposition = (await client.get("/metrics")).text
+    count = next(
+        line for line in exposition.splitlines()
+        if line.startswith('practica_batch_size_count{model="echo"}')
+    )  # fmt: skip
+    assert float(count.split()[-1]) < 16, "fewer model calls than requests"
 
 
 async def test_one_refused_instance_fails_only_its_own_request(

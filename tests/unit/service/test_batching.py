@@ -1,12 +1,14 @@
 """MicroBatcher: concurrent requests share calls, results stay each request's own."""
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 
 import pytest
 
 from service.runtime import MicroBatcher
+from service.runtime.batching import INLINE_WAIT_TURNS
 from training import BatchPolicy
 
 pytestmark = pytest.mark.anyio
@@ -17,11 +19,13 @@ class Recorder:
 
     def __init__(self, call_s: float = 0.02) -> None:
         self.batches: list[list[int]] = []
+        self.threads: list[threading.Thread] = []
         self.call_s = call_s
 
     def __call__(self, items: Sequence[int]) -> list[int]:
         time.sleep(self.call_s)
         self.batches.append(list(items))
+        self.threads.append(threading.current_thread())
         if any(item < 0 for item in items):
             raise ValueError("negative item")
         return [2 * item for item in items]
@@ -117,3 +121,62 @@ async def test_an_idle_batcher_holds_no_task() -> None:
     await asyncio.sleep(0)  # let the worker see the empty queue and return
     assert batcher.is_idle
     assert await batcher.submit([2]) == [4], "the next request starts a worker again"
+
+
+def _inline_batcher(model: Recorder, max_items: int = 8) -> MicroBatcher:
+    return MicroBatcher(model, BatchPolicy(max_items), runs_inline=True)
+
+
+async def test_inline_requests_of_one_turn_share_a_call_on_the_event_loop() -> None:
+    model = Recorder(call_s=0)
+    batcher = _inline_batcher(model)
+    answers = await asyncio.gather(*(batcher.submit([v, v + 100]) for v in range(6)))
+    assert answers == [[2 * v, 2 * v + 200] for v in range(6)]
+    # Four requests of two instances fill a call; the rest go in the next, in order.
+    assert model.batches == [[0, 100, 1, 101, 2, 102, 3, 103], [4, 104, 5, 105]]
+    assert model.threads == [threading.current_thread()] * 2, "no thread-pool hop"
+    assert batcher.is_idle
+
+
+async def test_inline_requests_of_later_turns_make_calls_of_their_own() -> None:
+    model = Recorder(call_s=0)
+    batcher = _inline_batcher(model)
+    assert await batcher.submit([1]) == [2]
+    assert await batcher.submit([2]) == [4]
+    assert model.batches == [[1], [2]]
+
+
+async def test_an_inline_batch_with_one_bad_item_fails_only_its_own_request() -> None:
+    model = Recorder(call_s=0)
+    batcher = _inline_batcher(model)
+    results = await asyncio.gather(
+        batcher.submit([1]), batcher.submit([-1]), batcher.submit([3]), return_exceptions=True
+    )
+    assert results[0] == [2]
+    assert isinstance(results[1], ValueError)
+    assert results[2] == [6]
+    assert model.batches == [[1, -1, 3], [1], [-1], [3]]
+
+
+async def test_an_inline_call_waits_a_turn_while_requests_keep_joining_it() -> None:
+    model = Recorder(call_s=0)
+    batcher = _inline_batcher(model)
+    first = asyncio.ensure_future(batcher.submit([1]))
+    second = asyncio.ensure_future(batcher.submit([2]))
+    await asyncio.sleep(0)  # both submit: the call is due, and it already has company
+    third = asyncio.ensure_future(batcher.submit([3]))  # one turn later
+    assert await asyncio.gather(first, second, third) == [[2], [4], [6]]
+    assert model.batches == [[1, 2, 3]]
+
+
+async def test_a_stream_of_requests_does_not_hold_an_inline_call_back() -> None:
+    model = Recorder(call_s=0)
+    batcher = _inline_batcher(model, max_items=100)
+    asked = []
+    for value in range(3 * INLINE_WAIT_TURNS + 6):
+        asked.append(asyncio.ensure_future(batcher.submit([value])))
+        await asyncio.sleep(0)  # one request a turn, each turn
+    answers = await asyncio.gather(*asked)
+    assert answers == [[2 * v] for v in range(len(asked))]
+    assert len(model.batches) > 2
+    assert max(len(batch) for batch in model.batches) <= INLINE_WAIT_TURNS + 2

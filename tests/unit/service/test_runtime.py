@@ -116,3 +116,19 @@ def test_a_slow_load_does_not_block_pinned_loads_of_other_versions(
     refresher.join()
     assert pinned.version == 1
     assert waited < 0.5, "a pinned load waited for another version's load"
+
+
+def test_a_refresh_that_swapped_a_version_in_says_so_once(registry: ModelRegistry) -> None:
+    publish_fake_version(registry, offset=1)
+    publish_fake_version(registry, offset=2)
+    registry.set_alias("echo", "production", 1)
+    refreshes_with_swaps = []
+    models = LoadedModels(
+        registry, [EchoSpec()], after_swaps=lambda: refreshes_with_swaps.append(True)
+    )
+    models.refresh()
+    models.refresh()  # nothing moved
+    assert refreshes_with_swaps == [True]
+    registry.set_alias("echo", "production", 2)
+    models.refresh()
+    assert refreshes_with_swaps == [True, True]
