@@ -25,6 +25,10 @@ KAGGLE_HEADER = "PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Far
         ("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)", "Rare"),
         ("Byles, Rev. Thomas Roussel Davids", "Rare"),
         ("no comma or period", "Unknown"),
+        ("Comma, but no period", "Unknown"),
+        ("Period. Before, Mr the comma", "Rare"),  # the honorific runs to the end
+        ("Spaced,   Mlle .  Marie", "Miss"),
+        ("", "Unknown"),
     ],
 )
 def test_titles_group_honorifics(name: str, title: str) -> None:
