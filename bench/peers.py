@@ -110,7 +110,7 @@ def main() -> None:
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for kind in SERVERS:
-            servers[kind] = start(kind, args.home, args.access_log)
+            servers[kind] = start(kind, args.home.resolve(), args.access_log)  # cwd is bench/
         cases = [(kind, "constant" if kind == "floor" else model, concurrency, False)
                  for model in PEER_MODELS for concurrency in CONCURRENCY for kind in SERVERS
                  if kind != "floor" or model == PEER_MODELS[0]]  # fmt: skip
