@@ -127,16 +127,10 @@ async def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
         batch_sizes.append(prediction["batch_size"])
     assert max(batch_sizes) > 1
     exposition = (await client.get("/metrics")).text
-    count = next(
-        line for line in exposition.splitlines()
-        if line.startswith('practica_batch_size_count{model="slow-echo"}')
-    )  # fmt: skip
-    assert float(count.split()[-1]) < 24, "fewer model calls than requests"
-    single = next(
-        line for line in exposition.splitlines()
-        if line.startswith('practica_batch_size_bucket{le="1.0",model="slow-echo"}')
-    )  # fmt: skip
-    assert float(single.split()[-1]) < float(count.split()[-1]), "some batches held > 1 item"
+    calls = _sample(exposition, 'practica_batch_size_count{model="slow-echo"}')
+    assert calls < 24, "fewer model calls than requests"
+    single = _sample(exposition, 'practica_batch_size_bucket{le="1.0",model="slow-echo"}')
+    assert single < calls, "some batches held > 1 item"
 
 
 async def test_concurrent_requests_for_a_cheap_model_share_a_call_on_the_event_loop(
@@ -155,11 +149,15 @@ async def test_concurrent_requests_for_a_cheap_model_share_a_call_on_the_event_l
     assert max(p[0]["batch_size"] for p in predictions) > 1
     assert count_hops == [], "no call left the event loop"
     exposition = (await client.get("/metrics")).text
-    count = next(
-        line for line in exposition.splitlines()
-        if line.startswith('practica_batch_size_count{model="echo"}')
-    )  # fmt: skip
-    assert float(count.split()[-1]) < 16, "fewer model calls than requests"
+    calls = _sample(exposition, 'practica_batch_size_count{model="echo"}')
+    assert calls < 16, "fewer model calls than requests"
+
+
+def _sample(exposition: str, series: str) -> float:
+    """The value of one series in Prometheus's text format."""
+    return float(
+        next(line for line in exposition.splitlines() if line.startswith(series)).split()[-1]
+    )
 
 
 async def test_one_refused_instance_fails_only_its_own_request(
