@@ -76,8 +76,7 @@ class MicroBatcher:
         self._queues: OrderedDict[Hashable, deque[_Job]] = OrderedDict()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
-        self._inline_call_due = False
-        self._inline_items = 0  # instances queued for the inline call that is due
+        self._inline_items = 0  # instances queued for the inline call that is due (0: none)
         self._inline_seen = 0  # of which the call had seen when it last looked
         self._inline_waits = 0
 
@@ -88,13 +87,12 @@ class MicroBatcher:
         key = self._group_key(instances[0]) if self._group_key is not None else None
         self._queues.setdefault(key, deque()).append(job)
         if self.runs_inline:
-            self._inline_items += len(instances)
-            if not self._inline_call_due:
+            if not self._inline_items:
                 # After the requests already due this turn: they join the call.
                 loop.call_soon(self._run_queued_inline)
-                self._inline_call_due = True
-                self._inline_seen = self._inline_items
+                self._inline_seen = len(instances)
                 self._inline_waits = 0
+            self._inline_items += len(instances)
         else:
             self._wakeup.set()
             if self.is_idle:
@@ -104,7 +102,7 @@ class MicroBatcher:
     @property
     def is_idle(self) -> bool:
         """No call running or due and nothing queued: the worker has exited."""
-        return not self._inline_call_due and (self._worker is None or self._worker.done())
+        return not self._inline_items and (self._worker is None or self._worker.done())
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -125,9 +123,7 @@ class MicroBatcher:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), remaining)
-            batch = self._take(queue)
-            if not queue:
-                del self._queues[key]
+            batch = self._take(key, queue)
             if batch:
                 await self._run(batch)
 
@@ -141,8 +137,9 @@ class MicroBatcher:
     def _items(queue: deque[_Job]) -> int:
         return sum(len(job.instances) for job in queue)
 
-    def _take(self, queue: deque[_Job]) -> list[_Job]:
-        """Requests from the front while they fit; the first one always goes."""
+    def _take(self, key: Hashable, queue: deque[_Job]) -> list[_Job]:
+        """Requests from the front while they fit; the first one always goes. An emptied
+        queue is dropped."""
         batch: list[_Job] = []
         items = 0
         while queue:
@@ -154,6 +151,8 @@ class MicroBatcher:
                 break
             batch.append(queue.popleft())
             items += len(job.instances)
+        if not queue:
+            del self._queues[key]
         return batch
 
     def _run_queued_inline(self) -> None:
@@ -165,13 +164,9 @@ class MicroBatcher:
             self._inline_waits += 1
             asyncio.get_running_loop().call_soon(self._run_queued_inline)
             return
-        self._inline_call_due = False
         self._inline_items = 0
         while any(self._queues.values()):
-            key, queue = self._oldest_queue()
-            batch = self._take(queue)
-            if not queue:
-                del self._queues[key]
+            batch = self._take(*self._oldest_queue())
             if batch:
                 self._call_inline(batch)
 

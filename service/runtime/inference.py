@@ -132,27 +132,24 @@ class Inference:
     ) -> list[Any]:
         policy = self._policies[name]
         if self._batching and policy.is_enabled:
-            batcher = self._batcher(name, predictor, policy, runs_inline=False)
+            batcher = self._batcher(name, predictor, runs_inline=False)
             return await self._in_time(name, batcher.submit(instances))
         if predictor.call_s * len(instances) > INLINE_BUDGET_S:
             return await self._in_time(name, run_in_threadpool(predictor.predict, instances))
         # Cheaper than a hop: on the event loop, shared with the requests that came with it.
-        items = coalesced_items(predictor) if self._batching else 1
-        if items == 1:
+        if not self._batching or coalesced_items(predictor) == 1:
             return predictor.predict(instances)  # nothing to share, and nothing to time out
-        batcher = self._batcher(name, predictor, BatchPolicy(max_items=items), runs_inline=True)
-        return await batcher.submit(instances)
+        return await self._batcher(name, predictor, runs_inline=True).submit(instances)
 
-    def _batcher(
-        self, name: str, predictor: Predictor, policy: BatchPolicy, *, runs_inline: bool
-    ) -> MicroBatcher:
+    def _batcher(self, name: str, predictor: Predictor, *, runs_inline: bool) -> MicroBatcher:
         key = (name, predictor.version)
         entry = self._batchers.get(key)
         if entry is None or entry[0] is not predictor:
             self._forget_unloaded()
             batcher = MicroBatcher(
                 predictor.predict,
-                policy,
+                # On the loop: as many instances as the load measured to fit the budget.
+                BatchPolicy(coalesced_items(predictor)) if runs_inline else self._policies[name],
                 group_key=predictor.spec.batch_group,
                 on_batch=self._metrics.batch_size.labels(name).observe,
                 runs_inline=runs_inline,
