@@ -63,11 +63,19 @@ class NumericReplay:
         return len(self.columns) + len(self.indicated)
 
     def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        X = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in self.columns])
-        missing = np.isnan(X)
-        X = np.where(missing, self.fill, X)
-        X = np.hstack([X, missing[:, self.indicated].astype(np.float64)])
-        return np.asarray((X - self.mean) / self.scale)
+        # Filled in place, column by column: a request's few rows cost per NumPy call, not
+        # per value, so stacking and concatenating copies would cost more than the math.
+        n = len(self.columns)
+        out = np.empty((len(columns[self.columns[0]]), self.n_outputs))
+        for i, column in enumerate(self.columns):
+            out[:, i] = columns[column]
+        given = out[:, :n]
+        missing = np.isnan(given)
+        np.copyto(given, self.fill, where=missing)
+        out[:, n:] = missing[:, self.indicated]
+        out -= self.mean
+        out /= self.scale
+        return out
 
 
 def _numeric(step: Any, columns: list[str]) -> NumericReplay:
@@ -106,12 +114,15 @@ class OneHotReplay:
     n_outputs: int
 
     def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        first = np.asarray(columns[self.columns[0]])
-        out = np.zeros((len(first), self.n_outputs))
+        out = np.zeros((len(columns[self.columns[0]]), self.n_outputs))
+        rows, indices = [], []  # where the ones go, every column's together: one assignment
         for column, lookup, unknown in zip(self.columns, self.lookups, self.unknown, strict=True):
-            index = np.array([lookup.get(v, unknown) for v in columns[column]], dtype=np.int64)
-            rows = np.flatnonzero(index >= 0)
-            out[rows, index[rows]] = 1.0
+            for row, value in enumerate(columns[column]):
+                index = lookup.get(value, unknown)
+                if index >= 0:
+                    rows.append(row)
+                    indices.append(index)
+        out[rows, indices] = 1.0
         return out
 
 
@@ -181,11 +192,38 @@ class TfidfReplay:
         return indices, weights
 
     def transform(self, columns: Mapping[str, np.ndarray], column: str = "") -> np.ndarray:
+        """Dense TF-IDF rows of a column's texts (a narrow vocabulary: the rows fit).
+
+        Only the analyzer runs per text; counts, tf, idf and norms are a few NumPy calls
+        over the whole batch, so each extra text costs its tokens and no more.
+        """
         texts = columns[column]
-        out = np.zeros((len(texts), self.n_outputs))
+        width = self.n_outputs
+        lookup = self.vocabulary.get
+        cells = []  # row * width + term index, once per occurrence
         for row, text in enumerate(texts):
-            indices, weights = self.terms(str(text))
-            out[row, indices] = weights
+            offset = row * width
+            for token in self.analyze(str(text)):
+                index = lookup(token)
+                if index is not None:
+                    cells.append(offset + index)
+        counts = np.bincount(np.asarray(cells, dtype=np.intp), minlength=len(texts) * width)
+        out = counts.reshape(len(texts), width).astype(np.float64)
+        present = out > 0
+        if self.binary:
+            out = present.astype(np.float64)
+        elif self.sublinear_tf:
+            np.log(out, out=out, where=present)
+            out += present
+        if self.idf is not None:
+            out *= self.idf
+        if self.norm == "l2":
+            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+        elif self.norm == "l1":
+            norms = np.abs(out).sum(axis=1)
+        else:
+            return out
+        out /= np.where(norms > 0, norms, 1.0)[:, None]
         return out
 
 
@@ -332,7 +370,9 @@ class KnnReplay:
             difference = self.points[nearest].astype(np.float64) - X[:, None, :]
             distance = np.sqrt(np.einsum("nkd,nkd->nk", difference, difference))
             exact = distance == 0  # a training point itself: it alone decides
-            weights = np.where(exact.any(axis=1, keepdims=True), exact, 1.0 / distance)
+            with np.errstate(divide="ignore"):  # its infinite weight is never used
+                inverse = 1.0 / distance
+            weights = np.where(exact.any(axis=1, keepdims=True), exact, inverse)
         votes = np.zeros((len(X), self.n_classes))
         np.add.at(votes, (np.arange(len(X))[:, None], self.labels[nearest]), weights)
         return np.asarray(votes / votes.sum(axis=1, keepdims=True))

@@ -14,6 +14,7 @@ needs. A request is served without pandas or scikit-learn calls: features in Num
 preprocessing replayed from its fitted state, then the Ridge weights or the graph.
 """
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -222,10 +223,14 @@ def price_cap(split: Holdout[Any], config: AirbnbTrainConfig) -> float:
     return float(np.quantile(training_prices, config.price_quantile_cap))
 
 
-def _count(pattern: re.Pattern[str], name: str, group: int = 1) -> float:
+def _number(text: str | None) -> float:
+    value = float(text) if text is not None else math.nan
+    return value if value <= _MAX_COUNT else math.nan
+
+
+def _count(pattern: re.Pattern[str], name: str) -> float:
     found = pattern.search(name)
-    value = float(found[group]) if found else np.nan
-    return value if value <= _MAX_COUNT else np.nan
+    return _number(found[1]) if found else math.nan
 
 
 def name_counts(names: Sequence[str] | np.ndarray) -> Columns:
@@ -236,10 +241,11 @@ def name_counts(names: Sequence[str] | np.ndarray) -> Columns:
         # most, so no title makes them backtrack (a digit before thousands of spaces cost
         # quadratic time, half a second per title).
         name = " ".join(str(title).split())
-        bedrooms, bathrooms = _count(_BED_BATH, name, 1), _count(_BED_BATH, name, 2)
+        both = _BED_BATH.search(name)
+        bedrooms, bathrooms = (_number(both[1]), _number(both[2])) if both else (math.nan,) * 2
         rows.append((
-            _count(_BEDROOMS, name) if np.isnan(bedrooms) else bedrooms,
-            _count(_BATHROOMS, name) if np.isnan(bathrooms) else bathrooms,
+            _count(_BEDROOMS, name) if math.isnan(bedrooms) else bedrooms,
+            _count(_BATHROOMS, name) if math.isnan(bathrooms) else bathrooms,
             _count(_BEDS, name), _count(_GUESTS, name), float(bool(_STUDIO.search(name))),
         ))  # fmt: skip
     table = np.array(rows, dtype=np.float64).reshape(-1, 5).T
@@ -270,13 +276,14 @@ def listing_features(columns: Mapping[str, Any], reference_date: str) -> Columns
     names = _texts(columns["name"], "")
     last_review = np.asarray(columns["last_review"], dtype="datetime64[D]")
     days = (np.datetime64(reference_date, "D") - last_review).astype(np.float64)
+    reviews = number("reviews_per_month")
     out = {
         "latitude": number("latitude"),
         "longitude": number("longitude"),
         "log_minimum_nights": np.log1p(number("minimum_nights")),
         "log_number_of_reviews": np.log1p(number("number_of_reviews")),
         # Inside Airbnb leaves it empty exactly when a listing has no reviews.
-        "reviews_per_month": np.nan_to_num(number("reviews_per_month"), nan=0.0),
+        "reviews_per_month": np.where(np.isnan(reviews), 0.0, reviews),
         "days_since_last_review": np.maximum(np.where(np.isnat(last_review), np.nan, days), 0),
         "availability_365": number("availability_365"),
         "log_host_listings": np.log1p(number("calculated_host_listings_count")),
