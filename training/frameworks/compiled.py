@@ -151,6 +151,30 @@ def xgboost_graph(booster: Any, n_features: int) -> bytes:
     return bytes(graph.SerializeToString())
 
 
+def integer_product_graph(codes: np.ndarray) -> bytes:
+    """A graph of one uint8 input, `input` (n, d), times the stored uint8 `codes` (m, d)
+    transposed: (n, m) int32 products, exact, ONNX Runtime's quantized kernels (a quarter
+    of the float32 matrix's memory to read per call)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if codes.dtype != np.uint8 or codes.ndim != 2:
+        raise ValueError(f"codes are a uint8 matrix, not {codes.dtype} {codes.shape}")
+    n_codes, width = codes.shape
+    stored = numpy_helper.from_array(np.ascontiguousarray(codes.T), "codes")
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["input", "codes"], ["products"])],
+        "integer_products",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [None, width])],
+        [helper.make_tensor_value_info("products", TensorProto.INT32, [None, n_codes])],
+        [stored],
+    )
+    opsets = [helper.make_opsetid("", OPSETS[""])]
+    model = helper.make_model(
+        graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets)
+    )
+    return bytes(model.SerializeToString())
+
+
 def _final_step(estimator: Any) -> Any:
     steps: Sequence[tuple[str, Any]] = getattr(estimator, "steps", [])
     return steps[-1][1] if steps else estimator

@@ -22,6 +22,8 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
+from training.frameworks.compiled import CompiledGraph
+
 _UNKNOWN = "\x00not a category seen in training"
 
 
@@ -346,10 +348,30 @@ def replay_text_model(pipeline: Any) -> TextLinearReplay:
                             np.asarray(intercept, dtype=np.float64), link)  # fmt: skip
 
 
+EIGHT_BIT_STEPS = np.float32(255)
+
+
+def eight_bit_codes(X: np.ndarray) -> np.ndarray | None:
+    """`X` as uint8 codes when each value is exactly a code 0-255 over 255 in float32 (8-bit
+    images scaled to [0, 1]), else None."""
+    scaled = np.rint(np.asarray(X, dtype=np.float32) * EIGHT_BIT_STEPS)
+    if scaled.size == 0 or scaled.min() < 0 or scaled.max() > 255:
+        return None
+    if not np.array_equal(scaled.astype(np.float32) / EIGHT_BIT_STEPS, X):
+        return None
+    return np.asarray(scaled, dtype=np.uint8)
+
+
 @dataclass(frozen=True)
 class KnnReplay:
     """KNeighborsClassifier (brute force, Euclidean): one matrix product against the
-    training points, then `argpartition` for the k nearest and their weighted votes."""
+    training points, then `argpartition` for the k nearest and their weighted votes.
+
+    With `integer_products` (training points and query both 8-bit codes over 255, as
+    scaled images are), the product runs on the codes in ONNX Runtime, exactly in
+    integers, reading a quarter of the float32 matrix's memory: a single query is bound
+    by that read.
+    """
 
     points: np.ndarray  # (n_train, n_features) float32, the estimator's own array
     squared_norms: np.ndarray  # (n_train,) float32
@@ -357,13 +379,13 @@ class KnnReplay:
     n_classes: int
     k: int
     is_distance_weighted: bool
+    integer_products: CompiledGraph | None = None  # `compiled.integer_product_graph`
+    code_norms: np.ndarray | None = None  # (n_train,) int32: ‖codes‖² of the training points
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         """(n, n_classes), as the classifier's `predict_proba` computes them."""
         X = np.asarray(X, dtype=np.float32)
-        # ‖x - p‖² without the ‖x‖² term, which ranks no neighbour above another.
-        ranking = self.squared_norms - 2.0 * (X @ self.points.T)
-        nearest = np.argpartition(ranking, self.k - 1, axis=1)[:, : self.k]
+        nearest = np.argpartition(self._ranking(X), self.k - 1, axis=1)[:, : self.k]
         weights = np.ones(nearest.shape)
         if self.is_distance_weighted:
             # Distances of the chosen few recomputed in float64, as scikit-learn's are.
@@ -377,14 +399,33 @@ class KnnReplay:
         np.add.at(votes, (np.arange(len(X))[:, None], self.labels[nearest]), weights)
         return np.asarray(votes / votes.sum(axis=1, keepdims=True))
 
+    def _ranking(self, X: np.ndarray) -> np.ndarray:
+        """‖x - p‖² of every training point p, less ‖x‖² (the same for all: it ranks no
+        neighbour above another); in codes (255² times larger) when both are codes."""
+        graph = self.integer_products
+        codes = eight_bit_codes(X) if graph is not None else None
+        if graph is None or codes is None:
+            return np.asarray(self.squared_norms - 2.0 * (X @ self.points.T))
+        products = graph.run({"input": codes})[0]
+        return np.asarray(self.code_norms - 2 * products)
 
-def replay_knn(classifier: Any) -> KnnReplay:
-    """A fitted KNeighborsClassifier with uniform or inverse-distance weights."""
+
+def replay_knn(classifier: Any, integer_products: CompiledGraph | None = None) -> KnnReplay:
+    """A fitted KNeighborsClassifier with uniform or inverse-distance weights; with the
+    `integer_product_graph` of its training points' codes when it has one."""
     metric = (classifier.effective_metric_, classifier.weights, classifier.outputs_2d_)
     if metric[0] != "euclidean" or metric[1] not in ("uniform", "distance") or metric[2]:
         raise NotReplayableError(f"k-NN with {metric} is not replayed")
     points = np.ascontiguousarray(classifier._fit_X, dtype=np.float32)
+    code_norms = None
+    if integer_products is not None:
+        codes = eight_bit_codes(points)
+        if codes is None:
+            raise NotReplayableError("integer products need training points that are codes")
+        wide = codes.astype(np.int32)
+        code_norms = np.einsum("nd,nd->n", wide, wide)
     return KnnReplay(
         points, np.einsum("nd,nd->n", points, points), np.asarray(classifier._y),
         len(classifier.classes_), int(classifier.n_neighbors), classifier.weights == "distance",
+        integer_products, code_norms,
     )  # fmt: skip

@@ -1,11 +1,12 @@
 """Module 6: k-nearest neighbours on MNIST, with k chosen by stratified cross-validation.
 
 Served by a NumPy replay: one matrix product against the training digits, then the k
-nearest by `argpartition`.
+nearest by `argpartition`. The product runs on the digits' 8-bit pixels, exactly in
+integers, through a one-node ONNX graph that holds them (`compiled.onnx`).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -13,8 +14,13 @@ from pydantic import Field
 
 from training.data import Holdout, SplitConfig
 from training.frameworks.base import RUNTIME
-from training.frameworks.compiled import FLOAT32_RTOL, check_parity
-from training.frameworks.replay import KnnReplay, replay_knn, with_replay
+from training.frameworks.compiled import (
+    FLOAT32_RTOL,
+    CompiledGraph,
+    check_parity,
+    integer_product_graph,
+)
+from training.frameworks.replay import KnnReplay, NotReplayableError, eight_bit_codes, replay_knn
 from training.frameworks.sklearn import SklearnSpec
 from training.models._mnist import (
     EXAMPLE_DIGIT,
@@ -50,9 +56,19 @@ class MnistKnnTrainConfig(SplitConfig):
 
 @dataclass(frozen=True)
 class KnnModel(Searched):
-    """The chosen classifier, and its NumPy replay once loaded."""
+    """The chosen classifier, the graph of its training pixels, and its replay once loaded."""
 
     replay: KnnReplay | None = field(default=None, metadata=RUNTIME)  # what serves
+    compiled: CompiledGraph | None = field(default=None, metadata=RUNTIME)  # its products
+
+
+def with_knn_replay(model: KnnModel) -> KnnModel:
+    """The model with its replay, which uses the model's graph when it has one; unchanged
+    when the classifier is not replayable (it then serves)."""
+    try:
+        return replace(model, replay=replay_knn(model.estimator, model.compiled))
+    except NotReplayableError:
+        return model
 
 
 def digit_probabilities(model: KnnModel, X: np.ndarray) -> np.ndarray:
@@ -88,7 +104,11 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
             data.X_train, data.y_train, folds=config.cv_folds, scoring="accuracy",
             random_state=config.random_state, run=run,
         )  # fmt: skip
-        model = with_replay(KnnModel(searched.estimator, searched.search), replay_knn)
+        codes = eight_bit_codes(searched.estimator._fit_X)
+        compiled = None
+        if codes is not None:  # always for MNIST's pixels; other points take the float path
+            compiled = CompiledGraph(integer_product_graph(codes), LoadContext())
+        model = with_knn_replay(KnnModel(searched.estimator, searched.search, compiled=compiled))
         # The replay is what serves: it must answer the held-out digits as the classifier.
         expected = searched.estimator.predict_proba(data.X_test)
         actual = digit_probabilities(model, data.X_test)
@@ -134,7 +154,7 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
         run.add_plot("mistakes", figure)
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> KnnModel:
-        return with_replay(super().load(files, context), replay_knn)
+        return with_knn_replay(super().load(files, context))
 
     def predict(self, artifact: KnnModel, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
         probabilities = digit_probabilities(artifact, pixel_matrix(batch))

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.frameworks.replay import replay_columns, replay_knn
+from training.frameworks.compiled import CompiledGraph, integer_product_graph
+from training.frameworks.replay import (
+    EIGHT_BIT_STEPS,
+    eight_bit_codes,
+    replay_columns,
+    replay_knn,
+)
+from training.spec import LoadContext
 
 TITLES = [
     "Modern 2BR near Green Lake", "Cozy studio in Fremont", "Green Lake studio with view",
@@ -87,17 +94,50 @@ def test_columns_replay_of_one_row_is_that_row_of_a_batch() -> None:
         np.testing.assert_array_equal(alone[0], batch[row])
 
 
-def test_knn_replay_matches_the_classifier_probabilities() -> None:
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("on_codes", [False, True], ids=["float32", "integer-products"])
+def test_knn_replay_matches_the_classifier_probabilities(weights: str, on_codes: bool) -> None:
     from sklearn.neighbors import KNeighborsClassifier
 
     rng = np.random.default_rng(0)
-    points = rng.integers(0, 256, (300, 20)).astype(np.float32) / np.float32(255)
+    points = rng.integers(0, 256, (300, 20)).astype(np.float32) / EIGHT_BIT_STEPS
     labels = rng.integers(0, 4, 300)
     queries = np.vstack([rng.integers(0, 256, (40, 20)) / 255, points[:5]]).astype(np.float32)
-    for weights in ("uniform", "distance"):
-        classifier = KNeighborsClassifier(5, weights=weights, algorithm="brute")
-        classifier.fit(points, labels)
+    classifier = KNeighborsClassifier(5, weights=weights, algorithm="brute").fit(points, labels)
+    graph = None
+    if on_codes:
+        codes = eight_bit_codes(points)
+        assert codes is not None
+        graph = CompiledGraph(integer_product_graph(codes), LoadContext())
 
-        actual = replay_knn(classifier).probabilities(queries)
+    replay = replay_knn(classifier, graph)
+    actual = replay.probabilities(queries)
 
-        np.testing.assert_allclose(actual, classifier.predict_proba(queries), rtol=1e-6)
+    np.testing.assert_allclose(actual, classifier.predict_proba(queries), rtol=1e-6)
+    # Queries off the 8-bit grid are ranked by the float32 product instead.
+    off_grid = queries + np.float32(1e-3)
+    np.testing.assert_allclose(
+        replay.probabilities(off_grid), classifier.predict_proba(off_grid), rtol=1e-6
+    )
+
+
+def test_integer_products_are_exact() -> None:
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 256, (50, 784), dtype=np.uint8)
+    queries = np.vstack([rng.integers(0, 256, (3, 784), dtype=np.uint8), np.full((1, 784), 255)])
+    graph = CompiledGraph(integer_product_graph(codes), LoadContext())
+
+    products = graph.run({"input": queries.astype(np.uint8)})[0]
+
+    np.testing.assert_array_equal(products, queries.astype(np.int64) @ codes.T.astype(np.int64))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0.5], [-1 / 255], [256 / 255], [np.nan]],
+    ids=["between-codes", "negative", "past-255", "nan"],
+)
+def test_only_exact_8_bit_values_are_codes(values: list[float]) -> None:
+    assert eight_bit_codes(np.array(values, dtype=np.float32)) is None
+    grid = np.arange(256, dtype=np.float32) / EIGHT_BIT_STEPS
+    np.testing.assert_array_equal(eight_bit_codes(grid), np.arange(256))
