@@ -12,7 +12,8 @@ Conversion (skl2onnx, onnxmltools) runs in training only, and a graph is publish
 after it answered held-out inputs as the estimator did (`check_parity`): a converter that
 gets a model wrong fails the training run instead of serving wrong answers. A server
 only opens the graph, with ONNX Runtime. Steps that convert poorly (TF-IDF, k-NN) are
-replayed in NumPy instead (`replay.py`), checked the same way.
+replayed in NumPy instead (`replay.py`), checked the same way; a k-NN over 8-bit images
+runs its one matrix product as a graph built here (`integer_product_graph`).
 """
 
 import dataclasses

@@ -5,13 +5,15 @@ or more whatever the batch; a request holds one or a few rows. A replay reads a 
 step's learned state once, when a version loads (`replay_columns`, `replay_text_model`),
 and answers with plain array arithmetic: medians, means and scales; category lookups;
 TF-IDF weights summed over a text's own terms (a sparse dot product, never a dense row of
-the whole vocabulary). Text is still split into terms by the vectorizer's own analyzer,
-so tokens cannot drift.
+the whole vocabulary, for a text model's head); a k-NN's one matrix product. Text is still
+split into terms by the vectorizer's own analyzer, so tokens cannot drift.
 
 Nothing is stored: the replay is rebuilt from the estimator the version already holds,
-so versions published before it existed are served by it too. A step it does not know
-raises `NotReplayableError`, and the model falls back to its estimator. Training checks
-each replay against its estimator on held-out rows (`compiled.check_parity`).
+so versions published before it existed are served by it too. (A k-NN over 8-bit images
+may also use a stored graph of its training pixels, `compiled.integer_product_graph`;
+without one it multiplies in float32.) A step it does not know raises
+`NotReplayableError`, and the model falls back to its estimator. Training checks each
+replay against its estimator on held-out rows (`compiled.check_parity`).
 """
 
 import dataclasses

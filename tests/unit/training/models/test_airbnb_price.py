@@ -39,6 +39,7 @@ def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
         ("Spacious 3 bedrooms, 1.5 baths, 4 beds, sleeps 8", (3, 1.5, 4, 8, 0)),
         ("Cozy studio, sleeps up to 2", (None, None, None, 2, 1)),
         ("Loft at 1234 B street", (None, None, None, None, 0)),  # an address, not rooms
+        ("Unit 99BR/2BA", (None, 2, None, None, 0)),  # too many rooms: only the baths count
     ],
 )
 def test_name_counts_reads_rooms_written_in_titles(
