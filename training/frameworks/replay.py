@@ -36,11 +36,12 @@ class NotReplayableError(Exception):
 ArtifactT = TypeVar("ArtifactT")
 
 
-def with_replay(artifact: ArtifactT, replay_of: Callable[[Any], Any]) -> ArtifactT:
-    """The artifact with its `replay` field built from its `estimator` by `replay_of`;
-    unchanged when the estimator has a step the replays do not know (it then serves)."""
+def with_replay(artifact: ArtifactT, replay_of: Callable[..., Any], *args: Any) -> ArtifactT:
+    """The artifact with its `replay` field built from its `estimator` (and `args`) by
+    `replay_of`; unchanged when the estimator has a step the replays do not know (it
+    then serves)."""
     try:
-        replay = replay_of(artifact.estimator)  # type: ignore[attr-defined]
+        replay = replay_of(artifact.estimator, *args)  # type: ignore[attr-defined]
     except NotReplayableError:
         return artifact
     return dataclasses.replace(artifact, replay=replay)  # type: ignore[type-var]
@@ -182,18 +183,8 @@ class TfidfReplay:
             if index is not None:
                 counts[index] = counts.get(index, 0) + 1
         indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        if self.binary:
-            weights = np.ones_like(weights)
-        elif self.sublinear_tf:
-            weights = np.log(weights) + 1.0
-        if self.idf is not None:
-            weights = weights * self.idf[indices]
-        if self.norm == "l2" and len(weights):
-            weights = weights / np.sqrt(weights @ weights)
-        elif self.norm == "l1" and len(weights):
-            weights = weights / np.abs(weights).sum()
-        return indices, weights
+        tallies = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        return indices, self._weighted(tallies, None if self.idf is None else self.idf[indices])
 
     def transform(self, columns: Mapping[str, np.ndarray], column: str = "") -> np.ndarray:
         """Dense TF-IDF rows of a column's texts (a narrow vocabulary: the rows fit).
@@ -212,23 +203,27 @@ class TfidfReplay:
                 if index is not None:
                     cells.append(offset + index)
         counts = np.bincount(np.asarray(cells, dtype=np.intp), minlength=len(texts) * width)
-        out = counts.reshape(len(texts), width).astype(np.float64)
-        present = out > 0
+        return self._weighted(counts.reshape(len(texts), width).astype(np.float64), self.idf)
+
+    def _weighted(self, counts: np.ndarray, idf: np.ndarray | None) -> np.ndarray:
+        """TF-IDF from term counts (0 where a term is absent), normalised along the last
+        axis: one text's terms, or a batch's dense rows."""
+        present = counts > 0
         if self.binary:
-            out = present.astype(np.float64)
+            weights = present.astype(np.float64)
         elif self.sublinear_tf:
-            np.log(out, out=out, where=present)
-            out += present
-        if self.idf is not None:
-            out *= self.idf
-        if self.norm == "l2":
-            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
-        elif self.norm == "l1":
-            norms = np.abs(out).sum(axis=1)
+            weights = np.log(counts, out=np.zeros_like(counts), where=present) + present
         else:
-            return out
-        out /= np.where(norms > 0, norms, 1.0)[:, None]
-        return out
+            weights = counts
+        if idf is not None:
+            weights = weights * idf
+        if self.norm == "l2":
+            norms = np.sqrt(np.einsum("...i,...i->...", weights, weights))
+        elif self.norm == "l1":
+            norms = np.abs(weights).sum(axis=-1)
+        else:
+            return weights
+        return np.asarray(weights / np.where(norms > 0, norms, 1.0)[..., None])
 
 
 def _tfidf(vectorizer: Any) -> TfidfReplay:

@@ -223,8 +223,8 @@ def price_cap(split: Holdout[Any], config: AirbnbTrainConfig) -> float:
     return float(np.quantile(training_prices, config.price_quantile_cap))
 
 
-def _number(text: str | None) -> float:
-    value = float(text) if text is not None else math.nan
+def _number(text: str) -> float:
+    value = float(text)
     return value if value <= _MAX_COUNT else math.nan
 
 

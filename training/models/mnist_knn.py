@@ -6,7 +6,7 @@ integers, through a one-node ONNX graph that holds them (`compiled.onnx`).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -20,7 +20,7 @@ from training.frameworks.compiled import (
     check_parity,
     integer_product_graph,
 )
-from training.frameworks.replay import KnnReplay, NotReplayableError, eight_bit_codes, replay_knn
+from training.frameworks.replay import KnnReplay, eight_bit_codes, replay_knn, with_replay
 from training.frameworks.sklearn import SklearnSpec
 from training.models._mnist import (
     EXAMPLE_DIGIT,
@@ -62,15 +62,6 @@ class KnnModel(Searched):
     compiled: CompiledGraph | None = field(default=None, metadata=RUNTIME)  # its products
 
 
-def with_knn_replay(model: KnnModel) -> KnnModel:
-    """The model with its replay, which uses the model's graph when it has one; unchanged
-    when the classifier is not replayable (it then serves)."""
-    try:
-        return replace(model, replay=replay_knn(model.estimator, model.compiled))
-    except NotReplayableError:
-        return model
-
-
 def digit_probabilities(model: KnnModel, X: np.ndarray) -> np.ndarray:
     """P(digit) per row, over the classifier's `classes_`."""
     if model.replay is not None:
@@ -108,7 +99,8 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
         compiled = None
         if codes is not None:  # always for MNIST's pixels; other points take the float path
             compiled = CompiledGraph(integer_product_graph(codes), LoadContext())
-        model = with_knn_replay(KnnModel(searched.estimator, searched.search, compiled=compiled))
+        model = KnnModel(searched.estimator, searched.search, compiled=compiled)
+        model = with_replay(model, replay_knn, compiled)
         # The replay is what serves: it must answer the held-out digits as the classifier.
         expected = searched.estimator.predict_proba(data.X_test)
         actual = digit_probabilities(model, data.X_test)
@@ -154,7 +146,8 @@ class MnistKnn(SklearnSpec[DigitImage, DigitPrediction, MnistKnnTrainConfig, Mni
         run.add_plot("mistakes", figure)
 
     def load(self, files: Mapping[str, bytes], context: LoadContext) -> KnnModel:
-        return with_knn_replay(super().load(files, context))
+        model = super().load(files, context)
+        return with_replay(model, replay_knn, model.compiled)
 
     def predict(self, artifact: KnnModel, batch: Sequence[DigitImage]) -> list[DigitPrediction]:
         probabilities = digit_probabilities(artifact, pixel_matrix(batch))
