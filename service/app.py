@@ -18,6 +18,7 @@ from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import RequestMiddleware
 from service.multi_model import HostError, ModelHost
+from service.practica_app import PracticaApp
 from service.predict_fast_path import PredictFastPath
 from service.process import models_loaded, prepare_serving_process
 from service.routes import health, models, ui
@@ -97,7 +98,8 @@ def create_app(
             if owned:
                 app.state.registry.close()
 
-    app = FastAPI(
+    app = PracticaApp(
+        outermost=(RequestMiddleware, PredictFastPath),
         title="Practica",
         version="0.1.0",
         description=DESCRIPTION,
@@ -163,7 +165,8 @@ def create_multi_model_app(
 ) -> FastAPI:
     """The app of a SageMaker multi-model endpoint (`practica container serve` with
     SAGEMAKER_MULTI_MODEL=true): SageMaker's model API over `host`, health and metrics."""
-    app = FastAPI(
+    app = PracticaApp(
+        outermost=(RequestMiddleware,),
         title="Practica multi-model endpoint",
         version="0.1.0",
         description="SageMaker loads, invokes and unloads Practica bundles by name.",

@@ -184,7 +184,13 @@ def allowed_methods(request: Request) -> str:
 
 
 async def _unexpected_error(request: Request, _error: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return unexpected_error_response(request.method, request.url.path)
+
+
+def unexpected_error_response(method: str, path: str) -> JSONResponse:
+    """The 500 of an error no renderer knows, logged with its traceback (call it from the
+    `except` block that caught the error)."""
+    logger.exception("unhandled error on %s %s", method, path)
     return JSONResponse(
         error_body("internal error; see the server log", "internal"), status_code=500
     )

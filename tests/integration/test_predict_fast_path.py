@@ -7,6 +7,7 @@ client reads must be identical.
 """
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,13 @@ def requests_for(example: dict[str, Any]) -> list[Request]:
         # What json.loads reads and orjson refuses: NaN, a huge integer, another encoding.
         json.dumps({"instances": [{**example, first_field: float("nan")}]}).encode(),
         json.dumps({"instances": [{**example, first_field: 10**30}]}).encode(),
+        # orjson reads 20 digits in a row as a float: json.loads reads such bodies.
+        json.dumps({"instances": [{**example, first_field: -(10**19)}]}).encode(),
+        json.dumps({"instances": [{**example, first_field: 2**64}]}).encode(),
+        json.dumps({"instances": [{**example, first_field: 10**19 - 1}]}).encode(),
+        b'{"instances": ['
+        + json.dumps(example).encode()[:-1]
+        + b', "x": 0.12345678901234567890123}]}',
         json.dumps({"instances": [{**example, first_field: 1e400}]}).encode(),
         json.dumps({"instances": [example]}).encode("utf-16"),
         b"\xef\xbb\xbf" + valid,
@@ -139,3 +147,38 @@ def test_metrics_name_the_route_a_fast_answer_came_from(
     assert 'route="/v1/models/iris-pca/predict",status="200"' in exposition
     assert 'practica_predict_errors_total{model="iris-pca",status="422"}' in exposition
     assert 'practica_predict_requests_total{model="iris-pca",outcome="ok"}' in exposition
+
+
+def test_an_unexpected_error_is_a_logged_json_500_with_the_request_id(
+    trained_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast path runs outside FastAPI's error middleware: it answers a bug itself, as
+    that middleware answers one on any other route."""
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the model's code")
+
+    settings = ServiceSettings(home=trained_home, log_json=False)
+    example = {"instances": [CATALOG[0].example_input.model_dump(mode="json")]}  # type: ignore[union-attr]
+    apps = [create_app(settings), without_fast_path(create_app(settings))]
+    # Added once the apps have configured logging, which resets the service's loggers.
+    errors_logger = logging.getLogger("service.errors")  # it does not propagate
+    errors_logger.addHandler(caplog.handler)
+    try:
+        for app in apps:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                monkeypatch.setattr(app.state.inference, "infer", broken)
+                caplog.clear()
+                answer = client.post(
+                    "/v1/models/iris-pca/predict", json=example, headers={"x-request-id": "bug-1"}
+                )
+            assert answer.status_code == 500
+            assert answer.json() == {
+                "detail": "internal error; see the server log", "code": "internal"
+            }  # fmt: skip
+            assert answer.headers["x-request-id"] == "bug-1"
+            logged = [r for r in caplog.records if r.exc_info and r.name == "service.errors"]
+            assert logged, "the error's traceback is logged"
+            assert "a bug in the model's code" in str(logged[0].exc_info[1])  # type: ignore[index]
+    finally:
+        errors_logger.removeHandler(caplog.handler)
