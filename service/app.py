@@ -95,6 +95,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await app.state.inference.close()
+            metrics.flush()  # the last second's observations, into the workers' files too
             if owned:
                 app.state.registry.close()
 

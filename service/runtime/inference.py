@@ -151,7 +151,7 @@ class Inference:
                 # On the loop: as many instances as the load measured to fit the budget.
                 BatchPolicy(coalesced_items(predictor)) if runs_inline else self._policies[name],
                 group_key=predictor.spec.batch_group,
-                on_batch=self._metrics.batch_size.labels(name).observe,
+                on_batch=self._metrics.batch_observer(name),
                 runs_inline=runs_inline,
             )
             entry = self._batchers[key] = (predictor, batcher)

@@ -3,11 +3,13 @@
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from service.metrics import FLUSH_AFTER_S
 from tests.e2e.conftest import free_port, practica_command, wait_until_ready
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +42,8 @@ def test_metrics_add_up_every_workers_requests(trained_home: Path, tmp_path: Pat
         for _ in range(40):  # a connection each: the kernel spreads them over the workers
             answer = httpx.post(f"{url}/v1/models/iris-pca/predict", json={"instances": [IRIS]})
             assert answer.status_code == 200
+        # Each worker hands its tallies to the shared files within FLUSH_AFTER_S.
+        time.sleep(FLUSH_AFTER_S + 0.5)
         for _ in range(6):  # whichever worker answers the scrape, it counts all 40
             scraped = httpx.get(f"{url}/metrics").text
             assert [float(v) for v in COUNTED.findall(scraped)] == [40.0], scraped[-2000:]
