@@ -38,8 +38,8 @@ class _Tally:
     their prometheus_client children, a child's increments and each bucket's count in
     one call each.
 
-    The event loop observes and a thread (`/metrics` in the thread pool) may flush: the
-    tallies change under a lock, uncontended but for a flush.
+    Observations and flushes come from the event loop; the lock, uncontended there,
+    keeps a flush from any other thread from losing an observation.
     """
 
     def __init__(self) -> None:

@@ -67,7 +67,8 @@ def requests_for(example: dict[str, Any]) -> list[Request]:
         # What json.loads reads and orjson refuses: NaN, a huge integer, another encoding.
         json.dumps({"instances": [{**example, first_field: float("nan")}]}).encode(),
         json.dumps({"instances": [{**example, first_field: 10**30}]}).encode(),
-        # orjson reads 20 digits in a row as a float: json.loads reads such bodies.
+        # 20 digits in a row go to json.loads (orjson makes a float of an integer beyond
+        # 64 bits); 19 stay with orjson.
         json.dumps({"instances": [{**example, first_field: -(10**19)}]}).encode(),
         json.dumps({"instances": [{**example, first_field: 2**64}]}).encode(),
         json.dumps({"instances": [{**example, first_field: 10**19 - 1}]}).encode(),
