@@ -17,6 +17,7 @@ then the query and the body validated together (one 422 names the invalid fields
 both, the first `MAX_LISTED_ERRORS` of them).
 """
 
+import contextlib
 import functools
 import itertools
 import json
@@ -136,10 +137,9 @@ def _parse(body: bytes) -> Any:
     if not body:
         return _EMPTY
     if _TWENTY_DIGITS.search(body) is None:
-        try:
+        # What orjson refuses, json.loads decides: it may accept it, or it locates the error.
+        with contextlib.suppress(orjson.JSONDecodeError):
             return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass  # json.loads decides: it may accept the body, or it locates the error
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
