@@ -6,7 +6,9 @@ step's learned state once, when a version loads (`replay_columns`, `replay_text_
 and answers with plain array arithmetic: medians, means and scales; category lookups;
 TF-IDF weights summed over a text's own terms (a sparse dot product, never a dense row of
 the whole vocabulary, for a text model's head); a k-NN's one matrix product. Text is still
-split into terms by the vectorizer's own analyzer, so tokens cannot drift.
+split into words by the vectorizer's own decoding, preprocessing and tokenizer (word pairs
+are then looked up without joining them, `_WordTerms`; any other analyzer runs whole), so
+tokens cannot drift.
 
 Nothing is stored: the replay is rebuilt from the estimator the version already holds,
 so versions published before it existed are served by it too. (A k-NN over 8-bit images
@@ -17,6 +19,9 @@ replay against its estimator on held-out rows (`compiled.check_parity`).
 """
 
 import dataclasses
+import functools
+import itertools
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -160,12 +165,15 @@ def _one_hot(encoder: Any, columns: list[str]) -> OneHotReplay:
 Terms = tuple[np.ndarray, np.ndarray]
 """A text's TF-IDF as (term indices, weights): the terms it has, nothing else."""
 
+TermIndices = Callable[[str], list[int]]
+"""A text's terms as vocabulary indices, one per occurrence (out-of-vocabulary ones left out)."""
+
 
 @dataclass(frozen=True)
 class TfidfReplay:
-    """TfidfVectorizer: the vectorizer's own analyzer, then counts, tf, idf and the norm."""
+    """TfidfVectorizer: the vectorizer's terms of a text, then counts, tf, idf and the norm."""
 
-    analyze: Callable[[str], list[str]]
+    term_indices: TermIndices
     vocabulary: Mapping[str, int]
     idf: np.ndarray | None
     sublinear_tf: bool
@@ -177,53 +185,113 @@ class TfidfReplay:
         return len(self.vocabulary)
 
     def terms(self, text: str) -> Terms:
-        counts: dict[int, int] = {}
-        for token in self.analyze(text):
-            index = self.vocabulary.get(token)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tallies = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        return indices, self._weighted(tallies, None if self.idf is None else self.idf[indices])
+        indices, weights = self._weighted(text)
+        return np.array(indices, dtype=np.intp), np.array(weights, dtype=np.float64)
 
     def transform(self, columns: Mapping[str, np.ndarray], column: str = "") -> np.ndarray:
         """Dense TF-IDF rows of a column's texts (a narrow vocabulary: the rows fit).
 
-        Only the analyzer runs per text; counts, tf, idf and norms are a few NumPy calls
-        over the whole batch, so each extra text costs its tokens and no more.
+        Each text's few terms are weighted in plain Python and the rows filled in one
+        assignment: a request holds a few texts of a few terms each, and NumPy's calls
+        over them, or over their dense rows, cost more than the arithmetic.
         """
         texts = columns[column]
-        width = self.n_outputs
-        lookup = self.vocabulary.get
-        cells = []  # row * width + term index, once per occurrence
+        rows: list[int] = []
+        indices: list[int] = []
+        weights: list[float] = []
         for row, text in enumerate(texts):
-            offset = row * width
-            for token in self.analyze(str(text)):
-                index = lookup(token)
-                if index is not None:
-                    cells.append(offset + index)
-        counts = np.bincount(np.asarray(cells, dtype=np.intp), minlength=len(texts) * width)
-        return self._weighted(counts.reshape(len(texts), width).astype(np.float64), self.idf)
+            found, values = self._weighted(str(text))
+            rows += [row] * len(found)
+            indices += found
+            weights += values
+        out = np.zeros((len(texts), self.n_outputs))
+        out[rows, indices] = weights
+        return out
 
-    def _weighted(self, counts: np.ndarray, idf: np.ndarray | None) -> np.ndarray:
-        """TF-IDF from term counts (0 where a term is absent), normalised along the last
-        axis: one text's terms, or a batch's dense rows."""
-        present = counts > 0
+    def _weighted(self, text: str) -> tuple[list[int], list[float]]:
+        """The text's terms in vocabulary order and their TF-IDF, normalised as the
+        vectorizer normalises (its sparse rows sum in that order too)."""
+        counts: dict[int, int] = {}
+        for index in self.term_indices(text):
+            counts[index] = counts.get(index, 0) + 1
+        indices = sorted(counts)
         if self.binary:
-            weights = present.astype(np.float64)
+            weights = [1.0] * len(indices)
         elif self.sublinear_tf:
-            weights = np.log(counts, out=np.zeros_like(counts), where=present) + present
+            weights = [math.log(counts[i]) + 1.0 for i in indices]
         else:
-            weights = counts
-        if idf is not None:
-            weights = weights * idf
-        if self.norm == "l2":
-            norms = np.sqrt(np.einsum("...i,...i->...", weights, weights))
-        elif self.norm == "l1":
-            norms = np.abs(weights).sum(axis=-1)
-        else:
-            return weights
-        return np.asarray(weights / np.where(norms > 0, norms, 1.0)[..., None])
+            weights = [float(counts[i]) for i in indices]
+        if self.idf is not None:
+            weights = [w * self._idf[i] for w, i in zip(weights, indices, strict=True)]
+        if self.norm is None:
+            return indices, weights
+        total = 0.0  # summed in order, as scikit-learn sums a row (`sum` may compensate)
+        for weight in weights:
+            total += weight * weight if self.norm == "l2" else abs(weight)
+        norm = math.sqrt(total) if self.norm == "l2" else total
+        return indices, [w / norm for w in weights] if norm > 0 else weights
+
+    @functools.cached_property
+    def _idf(self) -> list[float]:
+        return [] if self.idf is None else self.idf.tolist()
+
+
+@dataclass(frozen=True)
+class _WordTerms:
+    """The terms of a vectorizer of words, word pairs or both, found without building
+    the string of every pair: a pair is looked up word by word, and most first words
+    are the first of no term.
+
+    scikit-learn's analyzer joins each pair of neighbouring words with a space and looks
+    the result up; here `pairs` holds the vocabulary's two-word terms split at their
+    space. The counts are the same whenever no term has two spaces or more: a pair of
+    words containing spaces themselves (a custom tokenizer's) then makes no term either
+    way, and every two-word term has exactly one split.
+    """
+
+    decode: Callable[[str], str]
+    preprocess: Callable[[str], str]
+    tokenize: Callable[[str], list[str]]
+    singles: Mapping[str, int] | None  # the vocabulary, when single words are terms
+    pairs: Mapping[str, Mapping[str, int]]  # first word → second word → index
+
+    def __call__(self, text: str) -> list[int]:
+        words = self.tokenize(self.preprocess(self.decode(text)))
+        found = []
+        if self.singles is not None:
+            lookup = self.singles.get
+            found = [index for word in words if (index := lookup(word)) is not None]
+        if self.pairs:
+            follows = self.pairs.get
+            for first, second in itertools.pairwise(words):
+                after = follows(first)
+                if after is not None and (index := after.get(second)) is not None:
+                    found.append(index)
+        return found
+
+
+def _term_indices(vectorizer: Any) -> TermIndices:
+    """How the replay finds a text's terms: `_WordTerms` where it counts as the vectorizer
+    does, else the vectorizer's own analyzer, each term looked up."""
+    vocabulary: dict[str, int] = vectorizer.vocabulary_
+    low, high = vectorizer.ngram_range
+    if (
+        vectorizer.analyzer == "word"
+        and high <= 2
+        and vectorizer.get_stop_words() is None  # stop words drop words before pairing
+        and all(term.count(" ") <= 1 for term in vocabulary)
+    ):
+        pairs: dict[str, dict[str, int]] = {}
+        for term, index in vocabulary.items() if high == 2 else ():
+            first, space, second = term.partition(" ")
+            if space:
+                pairs.setdefault(first, {})[second] = index
+        return _WordTerms(
+            vectorizer.decode, vectorizer.build_preprocessor(), vectorizer.build_tokenizer(),
+            vocabulary if low == 1 else None, pairs,
+        )  # fmt: skip
+    analyze, lookup = vectorizer.build_analyzer(), vocabulary.get
+    return lambda text: [index for term in analyze(text) if (index := lookup(term)) is not None]
 
 
 def _tfidf(vectorizer: Any) -> TfidfReplay:
@@ -232,7 +300,7 @@ def _tfidf(vectorizer: Any) -> TfidfReplay:
     if not isinstance(vectorizer, TfidfVectorizer) or vectorizer.norm not in ("l1", "l2", None):
         raise NotReplayableError(f"{vectorizer!r} is not a replayable TfidfVectorizer")
     return TfidfReplay(
-        vectorizer.build_analyzer(), vectorizer.vocabulary_,
+        _term_indices(vectorizer), vectorizer.vocabulary_,
         vectorizer.idf_ if vectorizer.use_idf else None,
         vectorizer.sublinear_tf, vectorizer.binary, vectorizer.norm,
     )  # fmt: skip

@@ -141,3 +141,52 @@ def test_only_exact_8_bit_values_are_codes(values: list[float]) -> None:
     assert eight_bit_codes(np.array(values, dtype=np.float32)) is None
     grid = np.arange(256, dtype=np.float32) / EIGHT_BIT_STEPS
     np.testing.assert_array_equal(eight_bit_codes(grid), np.arange(256))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ngram_range": (1, 2)},
+        {"ngram_range": (1, 1)},
+        {"ngram_range": (2, 2)},
+        {"ngram_range": (1, 2), "lowercase": False, "strip_accents": "unicode"},
+        # A pattern whose words hold spaces: its two-space terms send it to the analyzer.
+        {"ngram_range": (1, 2), "token_pattern": r"[a-z]+ [a-z]+|\w+"},
+        {"ngram_range": (1, 2), "stop_words": ["the", "of"]},
+        {"ngram_range": (1, 3)},
+        {"analyzer": "char_wb", "ngram_range": (2, 3)},
+    ],
+    ids=[
+        "words-and-pairs",
+        "words",
+        "pairs",
+        "cased",
+        "spaced-words",
+        "stop-words",
+        "triples",
+        "characters",
+    ],
+)
+def test_text_terms_are_the_vectorizer_analyzers(settings: dict[str, Any]) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from training.frameworks.replay import _tfidf
+
+    vectorizer = TfidfVectorizer(**settings).fit(TITLES * 3)
+    replay = _tfidf(vectorizer)
+    analyze, vocabulary = vectorizer.build_analyzer(), vectorizer.vocabulary_
+
+    for text in [*TITLES, *UNSEEN, "modern loft modern loft of the lake", "view of the the lake"]:
+        expected = sorted(vocabulary[t] for t in analyze(text) if t in vocabulary)
+        assert sorted(replay.term_indices(text)) == expected, text
+
+
+def test_word_pairs_are_looked_up_without_the_analyzer() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from training.frameworks.replay import _tfidf, _WordTerms
+
+    words = _tfidf(TfidfVectorizer(ngram_range=(1, 2)).fit(TITLES)).term_indices
+    spaced = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"[a-z]+ [a-z]+|\w+")
+    assert isinstance(words, _WordTerms)
+    assert not isinstance(_tfidf(spaced.fit(TITLES)).term_indices, _WordTerms)
