@@ -100,6 +100,7 @@ _BATHROOMS = re.compile(r"\b(\d(?:\.5)?)\s*-?\s*(?:bathrooms?|baths?|ba)\b", re.
 _BEDS = re.compile(r"\b(\d{1,2})\s*(?:queen |king |twin |full )?beds\b", re.I)
 _GUESTS = re.compile(r"\bsleeps\s*(?:up to\s*)?(\d{1,2})\b", re.I)
 _STUDIO = re.compile(r"\bstudio\b", re.I)
+_DIGIT = re.compile(r"\d")  # every count above needs one (`\d` as they read it: any script's)
 _MAX_COUNT = 20.0  # larger numbers in a title are addresses or prices, not rooms
 
 
@@ -241,6 +242,9 @@ def name_counts(names: Sequence[str] | np.ndarray) -> Columns:
         # most, so no title makes them backtrack (a digit before thousands of spaces cost
         # quadratic time, half a second per title).
         name = " ".join(str(title).split())
+        if _DIGIT.search(name) is None:  # two titles in three: no count to look for
+            rows.append((math.nan, math.nan, math.nan, math.nan, float(bool(_STUDIO.search(name)))))
+            continue
         both = _BED_BATH.search(name)
         bedrooms, bathrooms = (_number(both[1]), _number(both[2])) if both else (math.nan,) * 2
         rows.append((

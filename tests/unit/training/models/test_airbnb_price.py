@@ -40,6 +40,8 @@ def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
         ("Cozy studio, sleeps up to 2", (None, None, None, 2, 1)),
         ("Loft at 1234 B street", (None, None, None, None, 0)),  # an address, not rooms
         ("Unit 99BR/2BA", (None, 2, None, None, 0)),  # too many rooms: only the baths count
+        ("Bright studio near the lake", (None, None, None, None, 1)),  # no digit at all
+        ("Maison ٣ bedrooms, sleeps ٦", (3, None, None, 6, 0)),  # digits of another script
     ],
 )
 def test_name_counts_reads_rooms_written_in_titles(
