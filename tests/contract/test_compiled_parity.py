@@ -31,8 +31,10 @@ from training.frameworks.compiled import (
     CompiledGraph,
     ParityError,
     check_parity,
+    sklearn_graph,
 )
 from training.models import airbnb_price, loan_default, titanic_survival
+from training.models._titanic import CATEGORICAL
 from training.runner import REPORT_PREFIX, seed_everything
 
 SPECS = {spec.name: spec for spec in CATALOG if isinstance(spec, ModelSpec)}
@@ -195,16 +197,35 @@ def test_version_without_its_graph_still_loads_and_predicts(trained: Trained) ->
         check_parity(key, expected[key], actual[key], rtol=trained.case.rtol)
 
 
+def test_a_version_storing_its_whole_pipeline_as_the_graph_is_served_by_it() -> None:
+    """titanic-survival's versions stored the whole pipeline, one graph input per column,
+    before the forest alone was compiled: they are still served by that graph."""
+    spec = SPECS["titanic-survival"]
+    config = spec.stages("smoke")[1]
+    data = spec.load_data(config, TrainingRun())
+    files = spec.save(spec.fit(config, data, TrainingRun()))
+    pipeline = spec.load(files, LoadContext()).estimator
+    types = {name: "string" if name in CATEGORICAL["engineered"] else "float"
+             for name in data.X_test.columns}  # fmt: skip
+    old_graph = sklearn_graph(pipeline, types)
+    served = spec.load({**files, COMPILED_FILE: old_graph}, LoadContext())
+    assert set(served.compiled.inputs) == set(types)
+    batch = _passengers(config, data)[:100]
+    expected, actual = (_dumped(spec, a, batch) for a in (estimator_only(served), served))
+    for key in expected:
+        check_parity(key, expected[key], actual[key], rtol=FLOAT32_RTOL)
+
+
 def test_training_refuses_a_graph_that_answers_differently(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    run_columns = CompiledGraph.run_columns
+    run = CompiledGraph.run
 
-    def off_by_a_bit(self: CompiledGraph, columns: Any) -> list[np.ndarray]:
-        labels, probabilities = run_columns(self, columns)
+    def off_by_a_bit(self: CompiledGraph, feeds: Any) -> list[np.ndarray]:
+        labels, probabilities = run(self, feeds)
         return [labels, probabilities * 0.99]
 
-    monkeypatch.setattr(CompiledGraph, "run_columns", off_by_a_bit)
+    monkeypatch.setattr(CompiledGraph, "run", off_by_a_bit)
     spec = SPECS["titanic-survival"]
     config = spec.smoke_config()
     data = spec.load_data(config, TrainingRun())

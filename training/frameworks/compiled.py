@@ -134,6 +134,22 @@ def sklearn_graph(estimator: Any, columns: Mapping[str, ColumnType]) -> bytes:
     return bytes(graph.SerializeToString())
 
 
+def sklearn_matrix_graph(estimator: Any, n_features: int) -> bytes:
+    """A fitted scikit-learn model (no preprocessing) as an ONNX graph of one float input,
+    `input` (n, n_features); a classifier's probabilities as an (n, n_classes) tensor."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = {type(estimator): {"zipmap": False}} if hasattr(estimator, "predict_proba") else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = convert_sklearn(
+            estimator, initial_types=[("input", FloatTensorType([None, n_features]))],
+            target_opset=OPSETS, options=options,
+        )  # fmt: skip
+    return bytes(graph.SerializeToString())
+
+
 def xgboost_graph(booster: Any, n_features: int) -> bytes:
     """A trained XGBoost booster as an ONNX graph of one float input, `input` (n, n_features)."""
     from onnxmltools import convert_xgboost

@@ -146,11 +146,13 @@ def _one_hot(encoder: Any, columns: list[str]) -> OneHotReplay:
     import pandas as pd
 
     base = {c: cats[0] for c, cats in zip(columns, encoder.categories_, strict=True)}
+    # Set only when the encoder groups rare categories (min_frequency, max_categories).
+    infrequent_by_column = getattr(encoder, "infrequent_categories_", [None] * len(columns))
     lookups, unknowns, offset = [], [], 0
     for column, categories in zip(columns, encoder.categories_, strict=True):
         values = [*categories, _UNKNOWN]
         rows = pd.DataFrame({c: [base[c]] * len(values) for c in columns} | {column: values})
-        infrequent = encoder.infrequent_categories_[columns.index(column)]
+        infrequent = infrequent_by_column[columns.index(column)]
         width = len(categories) - (0 if infrequent is None else len(infrequent) - 1)
         with warnings.catch_warnings():  # the unseen category is sent on purpose
             warnings.simplefilter("ignore")
@@ -160,6 +162,28 @@ def _one_hot(encoder: Any, columns: list[str]) -> OneHotReplay:
         unknowns.append(where[-1])
         offset += width
     return OneHotReplay(columns, lookups, unknowns, offset)
+
+
+def _imputed_one_hot(pipeline: Any, columns: list[str]) -> OneHotReplay:
+    """A Pipeline of a SimpleImputer of text, then a OneHotEncoder: the missing marker is
+    looked up as the category the imputer puts in its place."""
+    from sklearn.impute import SimpleImputer
+
+    steps = [step for _, step in pipeline.steps]
+    imputer = steps[0]
+    if (
+        len(steps) != 2
+        or not isinstance(imputer, SimpleImputer)
+        or not isinstance(imputer.missing_values, str)
+        or imputer.indicator_ is not None
+    ):
+        raise NotReplayableError(f"categorical steps {steps} are not a text imputer, then one-hot")
+    replay = _one_hot(steps[1], columns)
+    for lookup, fill in zip(replay.lookups, imputer.statistics_, strict=True):
+        if fill not in lookup:
+            raise NotReplayableError(f"the imputer fills in {fill!r}, a category the encoder lacks")
+        lookup[imputer.missing_values] = lookup[fill]
+    return replay
 
 
 Terms = tuple[np.ndarray, np.ndarray]
@@ -342,6 +366,8 @@ def replay_columns(transformer: Any) -> ColumnsReplay:
             steps.append(_TextColumn(_tfidf(step), columns))
         elif isinstance(step, OneHotEncoder):
             steps.append(_one_hot(step, list(columns)))
+        elif isinstance(getattr(step, "steps", [(None, None)])[-1][1], OneHotEncoder):
+            steps.append(_imputed_one_hot(step, list(columns)))
         elif step == "passthrough" or isinstance(columns, str):
             raise NotReplayableError(f"column step {name!r} is not replayed")
         else:

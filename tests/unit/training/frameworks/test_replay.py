@@ -190,3 +190,43 @@ def test_word_pairs_are_looked_up_without_the_analyzer() -> None:
     spaced = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"[a-z]+ [a-z]+|\w+")
     assert isinstance(words, _WordTerms)
     assert not isinstance(_tfidf(spaced.fit(TITLES)).term_indices, _WordTerms)
+
+
+def test_text_imputed_before_one_hot_is_replayed() -> None:
+    """A missing text ('') is encoded as the category the imputer fills in; an unseen one
+    sets no column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    categorical = Pipeline([
+        ("impute", SimpleImputer(strategy="most_frequent", missing_values="")),
+        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+    ])  # fmt: skip
+    train = pd.DataFrame(
+        {"port": ["S", "S", "C", "Q", "", "S"], "deck": ["A", "B", "B", "C", "", ""]}
+    )
+    transformer = ColumnTransformer([("categorical", categorical, ["port", "deck"])]).fit(train)
+    requests = pd.DataFrame({"port": ["", "C", "Z", "Q"], "deck": ["", "A", "C", "unseen"]})
+
+    replay = replay_columns(transformer)
+    actual = replay.transform({name: requests[name].to_numpy() for name in requests.columns})
+
+    np.testing.assert_array_equal(actual, transformer.transform(requests))
+    assert actual[0].sum() == 2  # both blanks became the most frequent category
+
+
+def test_a_numeric_missing_marker_before_one_hot_is_not_replayed() -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from training.frameworks.replay import NotReplayableError, _imputed_one_hot
+
+    pipeline = Pipeline([
+        ("impute", SimpleImputer(strategy="most_frequent")),  # NaN marks a missing text
+        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+    ]).fit(pd.DataFrame({"port": ["S", "C", np.nan, "S"]}))  # fmt: skip
+    with pytest.raises(NotReplayableError, match="text imputer"):
+        _imputed_one_hot(pipeline, ["port"])
