@@ -354,8 +354,10 @@ class ColumnsReplay:
 
 
 def replay_columns(transformer: Any) -> ColumnsReplay:
-    """A fitted ColumnTransformer of numeric pipelines, one-hot encoders and TF-IDF."""
+    """A fitted ColumnTransformer of numeric pipelines, one-hot encoders (a text imputer in
+    front or not) and TF-IDF."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     steps: list[ColumnStep] = []
@@ -366,7 +368,7 @@ def replay_columns(transformer: Any) -> ColumnsReplay:
             steps.append(_TextColumn(_tfidf(step), columns))
         elif isinstance(step, OneHotEncoder):
             steps.append(_one_hot(step, list(columns)))
-        elif isinstance(getattr(step, "steps", [(None, None)])[-1][1], OneHotEncoder):
+        elif isinstance(step, Pipeline) and isinstance(step.steps[-1][1], OneHotEncoder):
             steps.append(_imputed_one_hot(step, list(columns)))
         elif step == "passthrough" or isinstance(columns, str):
             raise NotReplayableError(f"column step {name!r} is not replayed")
