@@ -119,11 +119,23 @@ def sklearn_graph(estimator: Any, columns: Mapping[str, ColumnType]) -> bytes:
     A classifier's probabilities come out as an (n, n_classes) tensor, not as a list of
     dicts (skl2onnx's `zipmap`).
     """
-    from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     types = {"float": FloatTensorType, "double": DoubleTensorType, "string": StringTensorType}
-    inputs = [(name, types[kind]([None, 1])) for name, kind in columns.items()]
+    return _converted(estimator, [(name, types[kind]([None, 1])) for name, kind in columns.items()])
+
+
+def sklearn_matrix_graph(estimator: Any, n_features: int) -> bytes:
+    """A fitted scikit-learn model (no preprocessing) as an ONNX graph of one float input,
+    `input` (n, n_features); probabilities as in `sklearn_graph`."""
+    from skl2onnx.common.data_types import FloatTensorType
+
+    return _converted(estimator, [("input", FloatTensorType([None, n_features]))])
+
+
+def _converted(estimator: Any, inputs: list[tuple[str, Any]]) -> bytes:
+    from skl2onnx import convert_sklearn
+
     final = _final_step(estimator)
     options = {type(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
     with warnings.catch_warnings():  # the converters' own deprecations are not ours to fix
@@ -131,22 +143,6 @@ def sklearn_graph(estimator: Any, columns: Mapping[str, ColumnType]) -> bytes:
         graph = convert_sklearn(
             estimator, initial_types=inputs, target_opset=OPSETS, options=options
         )
-    return bytes(graph.SerializeToString())
-
-
-def sklearn_matrix_graph(estimator: Any, n_features: int) -> bytes:
-    """A fitted scikit-learn model (no preprocessing) as an ONNX graph of one float input,
-    `input` (n, n_features); a classifier's probabilities as an (n, n_classes) tensor."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
-
-    options = {type(estimator): {"zipmap": False}} if hasattr(estimator, "predict_proba") else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = convert_sklearn(
-            estimator, initial_types=[("input", FloatTensorType([None, n_features]))],
-            target_opset=OPSETS, options=options,
-        )  # fmt: skip
     return bytes(graph.SerializeToString())
 
 

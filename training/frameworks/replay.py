@@ -19,7 +19,6 @@ replay against its estimator on held-out rows (`compiled.check_parity`).
 """
 
 import dataclasses
-import functools
 import itertools
 import math
 import warnings
@@ -199,7 +198,7 @@ class TfidfReplay:
 
     term_indices: TermIndices
     vocabulary: Mapping[str, int]
-    idf: np.ndarray | None
+    idf: list[float] | None  # a list: weights are computed per term, in Python
     sublinear_tf: bool
     binary: bool
     norm: str | None
@@ -246,7 +245,8 @@ class TfidfReplay:
         else:
             weights = [float(counts[i]) for i in indices]
         if self.idf is not None:
-            weights = [w * self._idf[i] for w, i in zip(weights, indices, strict=True)]
+            idf = self.idf
+            weights = [w * idf[i] for w, i in zip(weights, indices, strict=True)]
         if self.norm is None:
             return indices, weights
         total = 0.0  # summed in order, as scikit-learn sums a row (`sum` may compensate)
@@ -254,10 +254,6 @@ class TfidfReplay:
             total += weight * weight if self.norm == "l2" else abs(weight)
         norm = math.sqrt(total) if self.norm == "l2" else total
         return indices, [w / norm for w in weights] if norm > 0 else weights
-
-    @functools.cached_property
-    def _idf(self) -> list[float]:
-        return [] if self.idf is None else self.idf.tolist()
 
 
 @dataclass(frozen=True)
@@ -325,7 +321,7 @@ def _tfidf(vectorizer: Any) -> TfidfReplay:
         raise NotReplayableError(f"{vectorizer!r} is not a replayable TfidfVectorizer")
     return TfidfReplay(
         _term_indices(vectorizer), vectorizer.vocabulary_,
-        vectorizer.idf_ if vectorizer.use_idf else None,
+        vectorizer.idf_.tolist() if vectorizer.use_idf else None,
         vectorizer.sublinear_tf, vectorizer.binary, vectorizer.norm,
     )  # fmt: skip
 
