@@ -1,10 +1,13 @@
 """Practica beside the HTTP floor, a naive FastAPI app and LitServe, over the same models.
 
 Every server is pinned to core 0 while `loadgen.py` drives one at a time from core 1
-with N keep-alive clients posting each model's example instance; the floor answers a
-constant. Each measurement takes the servers in turn, over several rounds, and the
-tables show the median round, so ratios compare like with like. Practica also answers
-one client for every classic model (the 2 ms target).
+with N keep-alive clients posting each model's example instance; the floor answers the
+same requests with a constant. For each model and concurrency the four servers are
+measured back to back, over several rounds; a ratio is taken within each round (Practica
+against the floor, naive app and LitServe measured beside it) and the tables show the
+median round's numbers and the median of those ratios, so a shared machine's drift from
+one minute to the next cancels. Practica also answers one client for every classic model
+(the 2 ms target).
 
     .venv/bin/pip install litserve==0.2.19  # a peer, not one of Practica's dependencies
     .venv/bin/python bench/peers.py --home .practica --duration 3 --rounds 3
@@ -111,17 +114,19 @@ def main() -> None:
     try:
         for kind in SERVERS:
             servers[kind] = start(kind, args.home.resolve(), args.access_log)  # cwd is bench/
-        cases = [(kind, "constant" if kind == "floor" else model, concurrency, False)
-                 for model in PEER_MODELS for concurrency in CONCURRENCY for kind in SERVERS
-                 if kind != "floor" or model == PEER_MODELS[0]]  # fmt: skip
+        # The floor is measured beside every model, on the model's own requests: it is
+        # the yardstick of the minute the model is measured in.
+        cases = [(kind, model, concurrency, False)
+                 for model in PEER_MODELS
+                 for concurrency in CONCURRENCY
+                 for kind in SERVERS]  # fmt: skip
         cases += [("practica", model, 1, True) for model in CLASSIC]
         rounds: dict[tuple[str, str, int, bool], list[dict[str, Any]]] = {}
         for number in range(args.rounds):
             for kind, model, concurrency, alone in cases:
                 only(kind, servers)
                 url = servers[kind][1]
-                measured = measure(url, "iris-pca" if model == "constant" else model,
-                                   concurrency, args.duration)  # fmt: skip
+                measured = measure(url, model, concurrency, args.duration)
                 rounds.setdefault((kind, model, concurrency, alone), []).append(measured)
                 print(json.dumps({"round": number + 1, "server": kind, "model": model,
                                   "concurrency": concurrency, **measured}), flush=True)  # fmt: skip
@@ -130,6 +135,7 @@ def main() -> None:
             os.killpg(process.pid, signal.SIGCONT)
             stop(process)
     rows = [median_row(*case, measured) for case, measured in rounds.items()]
+    add_ratios(rows)
     (ROOT / "bench" / "results" / "peers.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, ROOT / "docs" / "img" / "peers.png")
     write_tables(rows, ROOT / "docs" / "benchmarks.md")
@@ -157,6 +163,20 @@ def median_row(
     return row
 
 
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Practica's throughput over each peer's, taken round by round (the two were measured
+    within seconds of each other) and then the median over rounds."""
+    for row in rows:
+        if row["server"] != "practica" or row.get("alone"):
+            continue
+        for peer in ("floor", "naive", "litserve"):
+            theirs = find(rows, peer, row["model"], row["concurrency"])["rounds"]
+            row[f"over_{peer}"] = round(statistics.median(
+                ours["throughput_rps"] / other["throughput_rps"]
+                for ours, other in zip(row["rounds"], theirs, strict=True)
+            ), 3)  # fmt: skip
+
+
 def find(rows: list[dict[str, Any]], server: str, model: str, concurrency: int) -> dict[str, Any]:
     return next(
         r for r in rows
@@ -168,20 +188,20 @@ def find(rows: list[dict[str, Any]], server: str, model: str, concurrency: int) 
 def tables(rows: list[dict[str, Any]]) -> str:
     lines = []
     for concurrency in CONCURRENCY:
-        floor = find(rows, "floor", "constant", concurrency)["throughput_rps"]
-        lines += [f"\n**{concurrency} client{'s' if concurrency > 1 else ''}** (HTTP floor "
-                  f"{floor:,.0f} req/s)\n",
+        lines += [f"\n**{concurrency} client{'s' if concurrency > 1 else ''}**\n",
                   "| model | Practica req/s | p50 / p99 ms | naive FastAPI req/s | LitServe "
-                  "req/s | Practica / naive | Practica / LitServe | Practica / floor |",
-                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "req/s | HTTP floor req/s | Practica / naive | Practica / LitServe | "
+                  "Practica / floor |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for model in PEER_MODELS:
             ours = find(rows, "practica", model, concurrency)
-            naive = find(rows, "naive", model, concurrency)["throughput_rps"]
-            lit = find(rows, "litserve", model, concurrency)["throughput_rps"]
-            rps = ours["throughput_rps"]
+            naive, lit, floor = (find(rows, peer, model, concurrency)["throughput_rps"]
+                                 for peer in ("naive", "litserve", "floor"))  # fmt: skip
             lines.append(
-                f"| {model} | {rps:,.0f} | {ours['p50_ms']} / {ours['p99_ms']} | {naive:,.0f} | "
-                f"{lit:,.0f} | {rps / naive:.2f}x | {rps / lit:.2f}x | {rps / floor:.2f}x |"
+                f"| {model} | {ours['throughput_rps']:,.0f} | {ours['p50_ms']} / "
+                f"{ours['p99_ms']} | {naive:,.0f} | {lit:,.0f} | {floor:,.0f} | "
+                f"{ours['over_naive']:.2f}x | {ours['over_litserve']:.2f}x | "
+                f"{ours['over_floor']:.2f}x |"
             )
     errors = sum(r["errors"] for r in rows)
     lines += ["\n**Practica, one client, every classic model** (one instance per request)\n",
@@ -216,8 +236,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             values = [find(rows, server, m, concurrency)["throughput_rps"] for m in PEER_MODELS]
             positions = [i + (offset - 1) * width for i in range(len(PEER_MODELS))]
             axis.bar(positions, values, width, label=server)
-        floor = find(rows, "floor", "constant", concurrency)["throughput_rps"]
-        axis.axhline(floor, color="grey", linestyle="--", label="HTTP floor")
+        floors = [find(rows, "floor", m, concurrency)["throughput_rps"] for m in PEER_MODELS]
+        axis.hlines(floors, [i - 1.5 * width for i in range(len(PEER_MODELS))],
+                    [i + 1.5 * width for i in range(len(PEER_MODELS))], color="grey",
+                    linestyle="--", label="HTTP floor beside it")  # fmt: skip
         axis.set_xticks(range(len(PEER_MODELS)), PEER_MODELS, rotation=25, ha="right")
         axis.set_title(f"{concurrency} client{'s' if concurrency > 1 else ''}")
     axes[0].set_ylabel("requests per second (one core)")
