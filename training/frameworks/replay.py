@@ -126,7 +126,7 @@ class OneHotReplay:
         out = np.zeros((len(columns[self.columns[0]]), self.n_outputs))
         rows, indices = [], []  # where the ones go, every column's together: one assignment
         for column, lookup, unknown in zip(self.columns, self.lookups, self.unknown, strict=True):
-            for row, value in enumerate(columns[column]):
+            for row, value in enumerate(columns[column].tolist()):  # str hashes faster
                 index = lookup.get(value, unknown)
                 if index >= 0:
                     rows.append(row)
@@ -222,7 +222,7 @@ class TfidfReplay:
         rows: list[int] = []
         indices: list[int] = []
         weights: list[float] = []
-        for row, text in enumerate(texts):
+        for row, text in enumerate(texts.tolist()):
             found, values = self._weighted(str(text))
             rows += [row] * len(found)
             indices += found
@@ -234,26 +234,38 @@ class TfidfReplay:
     def _weighted(self, text: str) -> tuple[list[int], list[float]]:
         """The text's terms in vocabulary order and their TF-IDF, normalised as the
         vectorizer normalises (its sparse rows sum in that order too)."""
-        counts: dict[int, int] = {}
-        for index in self.term_indices(text):
-            counts[index] = counts.get(index, 0) + 1
-        indices = sorted(counts)
-        if self.binary:
-            weights = [1.0] * len(indices)
-        elif self.sublinear_tf:
-            weights = [math.log(counts[i]) + 1.0 for i in indices]
+        found = self.term_indices(text)
+        indices = sorted(set(found))
+        if len(indices) == len(found):  # each term once, as in most short texts: tf is 1.0
+            weights = [1.0] * len(indices) if self.idf is None else [self.idf[i] for i in indices]
         else:
-            weights = [float(counts[i]) for i in indices]
-        if self.idf is not None:
-            idf = self.idf
-            weights = [w * idf[i] for w, i in zip(weights, indices, strict=True)]
+            weights = self._term_frequencies(found, indices)
+            if self.idf is not None:
+                idf = self.idf
+                weights = [w * idf[i] for w, i in zip(weights, indices, strict=True)]
         if self.norm is None:
             return indices, weights
         total = 0.0  # summed in order, as scikit-learn sums a row (`sum` may compensate)
-        for weight in weights:
-            total += weight * weight if self.norm == "l2" else abs(weight)
-        norm = math.sqrt(total) if self.norm == "l2" else total
+        if self.norm == "l2":
+            for weight in weights:
+                total += weight * weight
+            norm = math.sqrt(total)
+        else:
+            for weight in weights:
+                total += abs(weight)
+            norm = total
         return indices, [w / norm for w in weights] if norm > 0 else weights
+
+    def _term_frequencies(self, found: list[int], indices: list[int]) -> list[float]:
+        """tf of each of `indices`, terms `found` several times among them."""
+        counts: dict[int, int] = {}
+        for index in found:
+            counts[index] = counts.get(index, 0) + 1
+        if self.binary:
+            return [1.0] * len(indices)
+        if self.sublinear_tf:
+            return [math.log(counts[i]) + 1.0 for i in indices]
+        return [float(counts[i]) for i in indices]
 
 
 @dataclass(frozen=True)
