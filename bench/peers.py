@@ -10,7 +10,7 @@ one minute to the next cancels. Practica also answers one client for every class
 (the 2 ms target).
 
     .venv/bin/pip install litserve==0.2.19  # a peer, not one of Practica's dependencies
-    .venv/bin/python bench/peers.py --home .practica --duration 3 --rounds 3
+    .venv/bin/python bench/peers.py --home .practica --duration 3 --rounds 5
 
 Writes `bench/results/peers.json`, `docs/img/peers.png`, and the tables between the
 `peers` markers of `docs/benchmarks.md`. A benchmark, not a test: numbers depend on the
@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=ROOT / ".practica", help="trained registry")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="medians of this many rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="medians of this many rounds")
     parser.add_argument("--access-log", action="store_true", help="Practica logs each request")
     args = parser.parse_args()
     if shutil.which("taskset"):

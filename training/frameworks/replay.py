@@ -257,7 +257,7 @@ class TfidfReplay:
         return indices, [w / norm for w in weights] if norm > 0 else weights
 
     def _term_frequencies(self, found: list[int], indices: list[int]) -> list[float]:
-        """tf of each of `indices`, terms `found` several times among them."""
+        """The tf of each of `indices`, from `found`, where some of them occur more than once."""
         counts: dict[int, int] = {}
         for index in found:
             counts[index] = counts.get(index, 0) + 1
