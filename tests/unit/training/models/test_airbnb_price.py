@@ -42,6 +42,11 @@ def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
         ("Unit 99BR/2BA", (None, 2, None, None, 0)),  # too many rooms: only the baths count
         ("Bright studio near the lake", (None, None, None, None, 1)),  # no digit at all
         ("Maison ٣ bedrooms, sleeps ٦", (3, None, None, 6, 0)),  # digits of another script
+        ("2 KING BEDS, SLEEPS 6", (None, None, 2, 6, 0)),  # any case
+        ("Loft with 1 BA and 2 beds", (None, 1, 2, None, 0)),
+        # Ignoring case matches more than lowercasing outside ASCII: a dotless i, a long s.
+        ("Cozy Stud\u0131o loft", (None, None, None, None, 1)),
+        ("Café loft, \u017fleeps 4", (None, None, None, 4, 0)),
     ],
 )
 def test_name_counts_reads_rooms_written_in_titles(
