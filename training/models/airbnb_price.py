@@ -239,7 +239,7 @@ def _count(pattern: re.Pattern[str], name: str, lowered: str | None) -> float:
 def _search(pattern: re.Pattern[str], name: str, lowered: str | None) -> re.Match[str] | None:
     """`pattern.search(name)`, skipped when `lowered` (the lower case of an ASCII title, or
     None) lacks the word the pattern needs: for ASCII, ignoring case is lowercasing, so
-    the test is exact, and it costs a tenth of the search."""
+    the test is exact, and it costs about a twentieth of the search."""
     needed = _NEEDS.get(pattern)
     if lowered is not None and needed is not None and needed not in lowered:
         return None
