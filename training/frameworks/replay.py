@@ -258,11 +258,11 @@ class TfidfReplay:
 
     def _term_frequencies(self, found: list[int], indices: list[int]) -> list[float]:
         """The tf of each of `indices`, from `found`, where some of them occur more than once."""
+        if self.binary:
+            return [1.0] * len(indices)
         counts: dict[int, int] = {}
         for index in found:
             counts[index] = counts.get(index, 0) + 1
-        if self.binary:
-            return [1.0] * len(indices)
         if self.sublinear_tf:
             return [math.log(counts[i]) + 1.0 for i in indices]
         return [float(counts[i]) for i in indices]
