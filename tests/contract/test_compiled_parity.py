@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,9 @@ class Case:
 
 
 def _log_price(artifact: Any, batch: list[Any]) -> np.ndarray:
-    columns = airbnb_price.listing_columns(batch)
-    features = airbnb_price.listing_features(columns, artifact.meta.reference_date)
-    return airbnb_price.served_log_price(artifact, features)
+    reference = date.fromisoformat(artifact.meta.reference_date)
+    inputs = [airbnb_price.listing_inputs(vars(listing), reference) for listing in batch]
+    return airbnb_price.served_log_price(artifact, inputs)
 
 
 CASES = [

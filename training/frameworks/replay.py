@@ -51,8 +51,18 @@ def with_replay(artifact: ArtifactT, replay_of: Callable[..., Any], *args: Any) 
     return dataclasses.replace(artifact, replay=replay)  # type: ignore[type-var]
 
 
+Column = np.ndarray | Sequence[Any]
+"""A column's values: an array, or a request's values as they came (a list, a tuple)."""
+
+
+def _listed(values: Column) -> Sequence[Any]:
+    """The values as Python objects: NumPy's string elements are rebuilt on every read
+    and hash slowly."""
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
 class ColumnStep(Protocol):
-    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    def transform(self, columns: Mapping[str, Column]) -> np.ndarray:
         """(n, the step's output width) float64 for columns by name."""
         ...
 
@@ -71,14 +81,13 @@ class NumericReplay:
     def n_outputs(self) -> int:
         return len(self.columns) + len(self.indicated)
 
-    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        # Filled in place, column by column: a request's few rows cost per NumPy call, not
-        # per value, so stacking and concatenating copies would cost more than the math.
+    def transform(self, columns: Mapping[str, Column]) -> np.ndarray:
+        # Filled in place: a request's few rows cost per NumPy call, not per value, so
+        # the columns are read in one call and nothing is concatenated.
         n = len(self.columns)
         out = np.empty((len(columns[self.columns[0]]), self.n_outputs))
-        for i, column in enumerate(self.columns):
-            out[:, i] = columns[column]
         given = out[:, :n]
+        given[...] = np.array([columns[column] for column in self.columns], dtype=np.float64).T
         missing = np.isnan(given)
         np.copyto(given, self.fill, where=missing)
         out[:, n:] = missing[:, self.indicated]
@@ -122,11 +131,11 @@ class OneHotReplay:
     unknown: list[int]  # per column: where a category unseen in training goes
     n_outputs: int
 
-    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    def transform(self, columns: Mapping[str, Column]) -> np.ndarray:
         out = np.zeros((len(columns[self.columns[0]]), self.n_outputs))
         rows, indices = [], []  # where the ones go, every column's together: one assignment
         for column, lookup, unknown in zip(self.columns, self.lookups, self.unknown, strict=True):
-            for row, value in enumerate(columns[column].tolist()):  # str hashes faster
+            for row, value in enumerate(_listed(columns[column])):
                 index = lookup.get(value, unknown)
                 if index >= 0:
                     rows.append(row)
@@ -211,7 +220,7 @@ class TfidfReplay:
         indices, weights = self._weighted(text)
         return np.array(indices, dtype=np.intp), np.array(weights, dtype=np.float64)
 
-    def transform(self, columns: Mapping[str, np.ndarray], column: str = "") -> np.ndarray:
+    def transform(self, columns: Mapping[str, Column], column: str = "") -> np.ndarray:
         """Dense TF-IDF rows of a column's texts (a narrow vocabulary: the rows fit).
 
         Each text's few terms are weighted in plain Python and the rows filled in one
@@ -222,7 +231,7 @@ class TfidfReplay:
         rows: list[int] = []
         indices: list[int] = []
         weights: list[float] = []
-        for row, text in enumerate(texts.tolist()):
+        for row, text in enumerate(_listed(texts)):
             found, values = self._weighted(str(text))
             rows += [row] * len(found)
             indices += found
@@ -305,7 +314,8 @@ class _WordTerms:
 def _term_indices(vectorizer: Any) -> TermIndices:
     """How the replay finds a text's terms: `_WordTerms` where it counts as the vectorizer
     does, else the vectorizer's own analyzer, each term looked up."""
-    vocabulary: dict[str, int] = vectorizer.vocabulary_
+    # Python ints (scikit-learn's are NumPy's): they sort, hash and index lists faster.
+    vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
     low, high = vectorizer.ngram_range
     if (
         vectorizer.analyzer == "word"
@@ -347,7 +357,7 @@ class _TextColumn:
     def n_outputs(self) -> int:
         return self.tfidf.n_outputs
 
-    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    def transform(self, columns: Mapping[str, Column]) -> np.ndarray:
         return self.tfidf.transform(columns, self.column)
 
 
@@ -357,7 +367,7 @@ class ColumnsReplay:
 
     steps: list[ColumnStep]
 
-    def transform(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    def transform(self, columns: Mapping[str, Column]) -> np.ndarray:
         return np.hstack([step.transform(columns) for step in self.steps])
 
 

@@ -10,8 +10,9 @@ better validation R² is published, and both are scored on the held-out listings
 Artifact: the fitted preprocessing in skops (`preprocess.skops`), the winning regressor
 as a skops Ridge (`ridge.skops`) or an XGBoost UBJ booster (`booster.ubj`) with its ONNX
 graph (`compiled.onnx`), and `meta.json` naming the winner and the constants prediction
-needs. A request is served without pandas or scikit-learn calls: features in NumPy, the
-preprocessing replayed from its fitted state, then the Ridge weights or the graph.
+needs. A request is served without pandas or scikit-learn calls: features a listing at
+a time in plain Python (`listing_inputs`, training's function too), the preprocessing
+replayed from its fitted state, then the Ridge weights or the graph.
 """
 
 import math
@@ -19,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -77,8 +78,6 @@ ReviewDate = Annotated[
     BeforeValidator(_date_text),
     Field(ge=FIRST_REVIEW, strict=False, json_schema_extra={"pattern": _FROM_2008}),
 ]
-Columns = dict[str, np.ndarray]
-"""Arrays by column name, one entry per listing."""
 NUMERIC = [
     "latitude", "longitude", "log_minimum_nights", "log_number_of_reviews", "reviews_per_month",
     "days_since_last_review", "availability_365", "log_host_listings",
@@ -86,6 +85,7 @@ NUMERIC = [
 ]  # fmt: skip
 CATEGORICAL = ["room_type", "neighbourhood_group", "neighbourhood"]
 TEXT = "name"
+FEATURES = [*NUMERIC, *CATEGORICAL, TEXT]
 PREPROCESS_FILE = "preprocess.skops"
 RIDGE_FILE = "ridge.skops"
 BOOSTER_FILE = "booster.ubj"
@@ -246,70 +246,83 @@ def _search(pattern: re.Pattern[str], name: str, lowered: str | None) -> re.Matc
     return pattern.search(name)
 
 
-def name_counts(names: Sequence[str] | np.ndarray) -> Columns:
-    """Bedrooms, bathrooms, beds and guests written in titles (NaN when not), and studios."""
-    rows = []
-    for title in names:
-        # One space between words: each `\s*` in the patterns then spans one character at
-        # most, so no title makes them backtrack (a digit before thousands of spaces cost
-        # quadratic time, half a second per title).
-        name = " ".join(str(title).split())
-        lowered = name.lower() if name.isascii() else None
-        studio = float(_search(_STUDIO, name, lowered) is not None)
-        if _DIGIT.search(name) is None:  # two titles in three: no count to look for
-            rows.append((math.nan, math.nan, math.nan, math.nan, studio))
-            continue
-        both = _BED_BATH.search(name)
-        bedrooms, bathrooms = (_number(both[1]), _number(both[2])) if both else (math.nan,) * 2
-        rows.append((
-            _count(_BEDROOMS, name, lowered) if math.isnan(bedrooms) else bedrooms,
-            _count(_BATHROOMS, name, lowered) if math.isnan(bathrooms) else bathrooms,
-            _count(_BEDS, name, lowered), _count(_GUESTS, name, lowered), studio,
-        ))  # fmt: skip
-    table = np.array(rows, dtype=np.float64).reshape(-1, 5).T
-    return dict(zip(("bedrooms", "bathrooms", "beds", "guests", "is_studio"), table, strict=True))
+def title_counts(title: str) -> tuple[float, float, float, float, float]:
+    """Bedrooms, bathrooms, beds and guests written in a title (NaN when not), and whether
+    it is a studio (1.0 or 0.0): the last five of NUMERIC."""
+    # One space between words: each `\s*` in the patterns then spans one character at
+    # most, so no title makes them backtrack (a digit before thousands of spaces cost
+    # quadratic time, half a second per title).
+    name = " ".join(title.split())
+    lowered = name.lower() if name.isascii() else None
+    studio = float(_search(_STUDIO, name, lowered) is not None)
+    if _DIGIT.search(name) is None:  # two titles in three: no count to look for
+        return math.nan, math.nan, math.nan, math.nan, studio
+    both = _BED_BATH.search(name)
+    bedrooms, bathrooms = (_number(both[1]), _number(both[2])) if both else (math.nan,) * 2
+    return (
+        _count(_BEDROOMS, name, lowered) if math.isnan(bedrooms) else bedrooms,
+        _count(_BATHROOMS, name, lowered) if math.isnan(bathrooms) else bathrooms,
+        _count(_BEDS, name, lowered), _count(_GUESTS, name, lowered), studio,
+    )  # fmt: skip
 
 
-def _texts(values: Any, missing: str) -> np.ndarray:
-    """Text as a str array; None or NaN (a CSV's empty cell) becomes `missing`."""
-    return np.array([missing if v is None or v != v else str(v) for v in values], dtype=str)
+def _is_missing(value: Any) -> bool:
+    """None, or a CSV's empty cell as pandas reads it (NaN, NaT: unequal to themselves)."""
+    return value is None or bool(value != value)
 
 
-def listing_columns(listings: Sequence[Listing]) -> dict[str, list[Any]]:
-    """A request's listings as Inside Airbnb's columns."""
-    return {name: [getattr(item, name) for item in listings] for name in Listing.model_fields}
+def _text(value: Any, missing: str) -> str:
+    return missing if _is_missing(value) else str(value)
 
 
-def listing_features(columns: Mapping[str, Any], reference_date: str) -> Columns:
-    """Model inputs, in NUMERIC, CATEGORICAL, TEXT order, from listings in Inside Airbnb's
-    columns (a CSV's DataFrame or a request's `listing_columns`).
+ListingInputs = tuple[Any, ...]
+"""One listing's model inputs in FEATURES order: NUMERIC as floats (NaN when unknown),
+CATEGORICAL and TEXT as text."""
 
-    `reference_date` is the latest review date in the training data: review recency is
+
+def listing_inputs(listing: Mapping[str, Any], reference: date) -> ListingInputs:
+    """The model inputs of one listing in Inside Airbnb's fields (a request's, or a CSV
+    row's with last_review a date): the one feature function of training and serving.
+
+    `reference` is the latest review date in the training data: review recency is
     measured from it, and a later date (at serving time) counts as zero days.
+
+    A listing at a time, in plain Python: a request holds one or a few listings, whose
+    arithmetic costs less than a NumPy call; training's thousands take milliseconds.
     """
-
-    def number(column: str) -> np.ndarray:
-        return np.asarray(columns[column], dtype=np.float64)
-
-    names = _texts(columns["name"], "")
-    last_review = np.asarray(columns["last_review"], dtype="datetime64[D]")
-    days = (np.datetime64(reference_date, "D") - last_review).astype(np.float64)
-    reviews = number("reviews_per_month")
-    out = {
-        "latitude": number("latitude"),
-        "longitude": number("longitude"),
-        "log_minimum_nights": np.log1p(number("minimum_nights")),
-        "log_number_of_reviews": np.log1p(number("number_of_reviews")),
+    name = _text(listing["name"], "")
+    last_review = listing["last_review"]
+    reviews = listing["reviews_per_month"]
+    return (
+        float(listing["latitude"]),
+        float(listing["longitude"]),
+        math.log1p(listing["minimum_nights"]),
+        math.log1p(listing["number_of_reviews"]),
         # Inside Airbnb leaves it empty exactly when a listing has no reviews.
-        "reviews_per_month": np.where(np.isnan(reviews), 0.0, reviews),
-        "days_since_last_review": np.maximum(np.where(np.isnat(last_review), np.nan, days), 0),
-        "availability_365": number("availability_365"),
-        "log_host_listings": np.log1p(number("calculated_host_listings_count")),
-        **name_counts(names),
-        **{column: _texts(columns[column], "unknown") for column in CATEGORICAL},
-        TEXT: names,
-    }
-    return {column: out[column] for column in [*NUMERIC, *CATEGORICAL, TEXT]}
+        0.0 if _is_missing(reviews) else float(reviews),
+        math.nan if _is_missing(last_review) else float(max((reference - last_review).days, 0)),
+        float(listing["availability_365"]),
+        math.log1p(listing["calculated_host_listings_count"]),
+        *title_counts(name),
+        *[_text(listing[column], "unknown") for column in CATEGORICAL],
+        name,
+    )
+
+
+def feature_columns(inputs: Sequence[ListingInputs]) -> dict[str, Sequence[Any]]:
+    """Listings' inputs as columns by FEATURES name, what the replayed preprocessing reads."""
+    columns = list(zip(*inputs, strict=True)) or [()] * len(FEATURES)
+    return dict(zip(FEATURES, columns, strict=True))
+
+
+def listing_features(listings: pd.DataFrame, reference_date: str) -> pd.DataFrame:
+    """`listing_inputs` of each listing of a table in Inside Airbnb's columns: what the
+    preprocessing is fitted on."""
+    reference = date.fromisoformat(reference_date)
+    last_review = pd.to_datetime(listings["last_review"], errors="coerce").dt.date
+    fields = listings[list(Listing.model_fields)].assign(last_review=last_review)
+    rows = cast(list[dict[str, Any]], fields.to_dict("records"))
+    return pd.DataFrame([listing_inputs(row, reference) for row in rows], columns=FEATURES)
 
 
 def build_preprocess(config: AirbnbTrainConfig) -> Any:
@@ -380,9 +393,7 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
         )  # fmt: skip
 
         def features(listings: pd.DataFrame) -> pd.DataFrame:
-            columns = {name: listings[name] for name in Listing.model_fields}
-            columns["last_review"] = pd.to_datetime(listings["last_review"], errors="coerce")
-            return pd.DataFrame(listing_features(columns, cleaning.reference_date))
+            return listing_features(listings, cleaning.reference_date)
 
         return Listings(
             Holdout(features(train), features(test), np.log(y_train), np.log(y_test),
@@ -521,18 +532,19 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
         return loaded
 
     def predict(self, artifact: PriceModel, batch: Sequence[Listing]) -> list[PriceEstimate]:
-        features = listing_features(listing_columns(batch), artifact.meta.reference_date)
-        log_price = _clip(artifact.meta, served_log_price(artifact, features))
-        return [PriceEstimate(price_usd=round(float(p), 2)) for p in np.exp(log_price)]
+        reference = date.fromisoformat(artifact.meta.reference_date)
+        inputs = [listing_inputs(vars(listing), reference) for listing in batch]
+        log_price = _clip(artifact.meta, served_log_price(artifact, inputs))
+        return [PriceEstimate(price_usd=round(p, 2)) for p in np.exp(log_price).tolist()]
 
 
-def served_log_price(artifact: PriceModel, features: Columns) -> np.ndarray:
+def served_log_price(artifact: PriceModel, inputs: Sequence[ListingInputs]) -> np.ndarray:
     """The winner's log price, through the replayed preprocessing and the compiled booster
     or the Ridge weights where the version has them, else through scikit-learn."""
     if artifact.replay is not None:
-        X = artifact.replay.transform(features)
+        X = artifact.replay.transform(feature_columns(inputs))
     else:
-        X = artifact.preprocess.transform(pd.DataFrame(features))
+        X = artifact.preprocess.transform(pd.DataFrame(inputs, columns=FEATURES))
     if artifact.compiled is not None:
         graph_output = artifact.compiled.run({"input": X.astype(np.float32)})[0]
         return np.asarray(graph_output, dtype=np.float64).reshape(-1)
@@ -552,7 +564,7 @@ def with_serving_path(artifact: PriceModel, X: pd.DataFrame) -> PriceModel:
         compiled = CompiledGraph(xgboost_graph(artifact.regressor, n_features), LoadContext())
     served = replace(artifact, replay=replay_columns(artifact.preprocess), compiled=compiled)
     expected = _predict_log(meta.estimator, artifact.regressor, artifact.preprocess.transform(X))
-    actual = served_log_price(served, {name: X[name].to_numpy() for name in X.columns})
+    actual = served_log_price(served, list(X.itertuples(index=False)))
     tolerance = FLOAT32_RTOL if compiled is not None else FLOAT64_RTOL
     check_parity("airbnb-price log price", expected, actual, rtol=tolerance)
     return served

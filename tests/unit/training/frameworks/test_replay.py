@@ -94,6 +94,16 @@ def test_columns_replay_of_one_row_is_that_row_of_a_batch() -> None:
         np.testing.assert_array_equal(alone[0], batch[row])
 
 
+def test_columns_replay_reads_plain_values_as_it_reads_arrays() -> None:
+    transformer = _transformer(sublinear_tf=True).fit(_frame(TITLES * 20, seed=0))
+    replay = replay_columns(transformer)
+    requests = _frame(TITLES + UNSEEN, seed=3)
+    arrays = {name: requests[name].to_numpy() for name in requests.columns}
+    as_given = {name: tuple(values.tolist()) for name, values in arrays.items()}
+
+    np.testing.assert_array_equal(replay.transform(as_given), replay.transform(arrays))
+
+
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 @pytest.mark.parametrize("on_codes", [False, True], ids=["float32", "integer-products"])
 def test_knn_replay_matches_the_classifier_probabilities(weights: str, on_codes: bool) -> None:

@@ -7,16 +7,19 @@ import pytest
 
 from training.models.airbnb_price import (
     CATEGORICAL,
+    FEATURES,
     NUMERIC,
     TEXT,
     AirbnbPrice,
     AirbnbTrainConfig,
+    Listing,
     PriceMeta,
     PriceModel,
     build_preprocess,
     clean_prices,
     listing_features,
-    name_counts,
+    listing_inputs,
+    title_counts,
     with_serving_path,
 )
 from training.spec import LoadContext
@@ -49,11 +52,10 @@ def test_clean_prices_parses_dollar_text_and_turns_junk_into_nan() -> None:
         ("Café loft, \u017fleeps 4", (None, None, None, 4, 0)),
     ],
 )
-def test_name_counts_reads_rooms_written_in_titles(
+def test_title_counts_read_rooms_written_in_titles(
     title: str, expected: tuple[float | None, ...]
 ) -> None:
-    row = [column[0] for column in name_counts([title]).values()]
-    got = tuple(None if np.isnan(v) else v for v in row)
+    got = tuple(None if np.isnan(v) else v for v in title_counts(title))
     assert got == expected
 
 
@@ -71,9 +73,9 @@ def test_no_title_makes_the_room_patterns_backtrack(title: str) -> None:
     # 20 such titles took 10 s when whitespace runs reached the patterns (quadratic); now
     # about 0.05 s. The bound is loose on purpose: it fails only on super-linear time.
     started = time.perf_counter()
-    counts = name_counts([title] * 20)
+    counts = [title_counts(title) for _ in range(20)]
     assert time.perf_counter() - started < 1.0
-    assert len(counts["bedrooms"]) == 20
+    assert len(counts) == 20
 
 
 def test_listing_features_measure_recency_from_the_reference_date() -> None:
@@ -92,6 +94,19 @@ def test_listing_features_measure_recency_from_the_reference_date() -> None:
     assert features["reviews_per_month"].tolist() == [2.1, 0.0, 2.1]  # never reviewed
     assert features["neighbourhood"].tolist() == ["Green Lake", "unknown", "Green Lake"]
     assert features["bedrooms"].tolist() == [2, 2, 2]
+
+
+def test_a_request_gets_the_features_its_csv_row_got_in_training() -> None:
+    # The CSV's way of saying things: an empty cell is NaN, a date is text.
+    row = {**SPEC.example_input.model_dump(mode="json"), "reviews_per_month": np.nan}
+    trained = listing_features(pd.DataFrame([row]), reference_date="2025-03-16")
+    request = Listing.model_validate({**row, "reviews_per_month": None})
+    served = listing_inputs(vars(request), date(2025, 3, 16))
+
+    assert list(trained.columns) == FEATURES
+    assert trained["reviews_per_month"].tolist() == [0.0]
+    assert trained["days_since_last_review"].tolist() == [21.0]
+    np.testing.assert_equal(served, tuple(trained.iloc[0].tolist()))
 
 
 def _trained(winner: str) -> PriceModel:
