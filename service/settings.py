@@ -14,8 +14,7 @@ SAGEMAKER_MAX_BODY_BYTES = 6_291_456
 UVICORN_OPTIONS: dict[str, Any] = {
     # uvloop enables TCP_NODELAY on its transports, which avoids 40 ms Nagle stalls.
     "loop": "uvloop",
-    # uvicorn's httptools protocol, writing each response's head with its body.
-    "http": "service.http_protocol:HeadWithBodyProtocol",
+    "http": "httptools",
     "access_log": False,  # the request middleware logs each request, once
     "log_config": None,  # keep the logging `service.logging` configured
 }
