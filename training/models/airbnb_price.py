@@ -275,6 +275,12 @@ def _text(value: Any, missing: str) -> str:
     return missing if _is_missing(value) else str(value)
 
 
+def _log_count(value: Any) -> float:
+    """log(1 + count); NaN for a missing or negative count (a CSV's junk), which the
+    preprocessing's imputer fills in as it fills any missing number."""
+    return math.log1p(value) if value >= 0 else math.nan
+
+
 ListingInputs = tuple[Any, ...]
 """One listing's model inputs in FEATURES order: NUMERIC as floats (NaN when unknown),
 CATEGORICAL and TEXT as text."""
@@ -296,13 +302,13 @@ def listing_inputs(listing: Mapping[str, Any], reference: date) -> ListingInputs
     return (
         float(listing["latitude"]),
         float(listing["longitude"]),
-        math.log1p(listing["minimum_nights"]),
-        math.log1p(listing["number_of_reviews"]),
+        _log_count(listing["minimum_nights"]),
+        _log_count(listing["number_of_reviews"]),
         # Inside Airbnb leaves it empty exactly when a listing has no reviews.
         0.0 if _is_missing(reviews) else float(reviews),
         math.nan if _is_missing(last_review) else float(max((reference - last_review).days, 0)),
         float(listing["availability_365"]),
-        math.log1p(listing["calculated_host_listings_count"]),
+        _log_count(listing["calculated_host_listings_count"]),
         *title_counts(name),
         *[_text(listing[column], "unknown") for column in CATEGORICAL],
         name,

@@ -109,6 +109,16 @@ def test_a_request_gets_the_features_its_csv_row_got_in_training() -> None:
     np.testing.assert_equal(served, tuple(trained.iloc[0].tolist()))
 
 
+def test_a_csv_row_with_junk_counts_gets_missing_features_not_an_error() -> None:
+    row = {**SPEC.example_input.model_dump(mode="json"), "minimum_nights": -3,
+           "number_of_reviews": np.nan, "calculated_host_listings_count": 0}  # fmt: skip
+    features = listing_features(pd.DataFrame([row]), reference_date="2025-03-16")
+
+    assert np.isnan(features["log_minimum_nights"][0])  # imputed in the pipeline
+    assert np.isnan(features["log_number_of_reviews"][0])
+    assert features["log_host_listings"][0] == 0.0
+
+
 def _trained(winner: str) -> PriceModel:
     import xgboost
     from sklearn.linear_model import Ridge
