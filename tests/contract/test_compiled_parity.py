@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +107,7 @@ class Case:
 
 
 def _log_price(artifact: Any, batch: list[Any]) -> np.ndarray:
-    reference = date.fromisoformat(artifact.meta.reference_date)
-    inputs = [airbnb_price.listing_inputs(vars(listing), reference) for listing in batch]
+    inputs = airbnb_price.request_inputs(batch, artifact.meta.reference_date)
     return airbnb_price.served_log_price(artifact, inputs)
 
 

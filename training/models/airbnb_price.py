@@ -315,6 +315,12 @@ def listing_inputs(listing: Mapping[str, Any], reference: date) -> ListingInputs
     )
 
 
+def request_inputs(listings: Sequence[Listing], reference_date: str) -> list[ListingInputs]:
+    """`listing_inputs` of a request's validated listings."""
+    reference = date.fromisoformat(reference_date)
+    return [listing_inputs(vars(listing), reference) for listing in listings]
+
+
 def feature_columns(inputs: Sequence[ListingInputs]) -> dict[str, Sequence[Any]]:
     """Listings' inputs as columns by FEATURES name, what the replayed preprocessing reads."""
     columns = list(zip(*inputs, strict=True)) or [()] * len(FEATURES)
@@ -538,8 +544,7 @@ class AirbnbPrice(SklearnSpec[Listing, PriceEstimate, AirbnbTrainConfig, Listing
         return loaded
 
     def predict(self, artifact: PriceModel, batch: Sequence[Listing]) -> list[PriceEstimate]:
-        reference = date.fromisoformat(artifact.meta.reference_date)
-        inputs = [listing_inputs(vars(listing), reference) for listing in batch]
+        inputs = request_inputs(batch, artifact.meta.reference_date)
         log_price = _clip(artifact.meta, served_log_price(artifact, inputs))
         return [PriceEstimate(price_usd=round(p, 2)) for p in np.exp(log_price).tolist()]
 
